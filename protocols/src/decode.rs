@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use core::fmt;
 
 use crate::message::{Announce, Event, Message, Status, StatusState, Telemetry, Values};
-use crate::topic::{is_valid_id, Channel, TopicError};
+use crate::topic::{Channel, TopicError, is_valid_id};
 
 /// Bounds on what a device may send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_payload: 64 * 1024, max_values: 64, max_text_len: 256 }
+        Limits {
+            max_payload: 64 * 1024,
+            max_values: 64,
+            max_text_len: 256,
+        }
     }
 }
 
@@ -95,7 +99,10 @@ pub struct Reject {
 
 impl Reject {
     fn new(reason: RejectReason, detail: impl Into<String>) -> Self {
-        Reject { reason, detail: detail.into() }
+        Reject {
+            reason,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -131,7 +138,10 @@ pub fn decode(
         Channel::Status => Message::Status(status(payload)?),
         Channel::Announce => Message::Announce(json::<Announce>(payload)?),
         Channel::Cmd => {
-            return Err(Reject::new(RejectReason::UnknownChannel, "`cmd` is hub → device only"));
+            return Err(Reject::new(
+                RejectReason::UnknownChannel,
+                "`cmd` is hub → device only",
+            ));
         }
     };
     validate(&message, device_id, limits)?;
@@ -160,7 +170,13 @@ fn json<'a, T: serde::Deserialize<'a>>(payload: &'a [u8]) -> Result<T, Reject> {
 }
 
 fn status(payload: &[u8]) -> Result<Status, Reject> {
-    let bare = |state| Status { state, battery_pct: None, rssi: None, fw: None, device_id: None };
+    let bare = |state| Status {
+        state,
+        battery_pct: None,
+        rssi: None,
+        fw: None,
+        device_id: None,
+    };
     match payload.trim_ascii() {
         b"online" | b"\"online\"" => Ok(bare(StatusState::Online)),
         b"offline" | b"\"offline\"" => Ok(bare(StatusState::Offline)),
@@ -173,7 +189,10 @@ fn validate(message: &Message, device_id: &str, limits: &Limits) -> Result<(), R
         if claimed != device_id {
             return Err(Reject::new(
                 RejectReason::IdentityMismatch,
-                format!("payload device_id `{}` but topic says `{device_id}`", clip(claimed)),
+                format!(
+                    "payload device_id `{}` but topic says `{device_id}`",
+                    clip(claimed)
+                ),
             ));
         }
     }
@@ -204,13 +223,20 @@ fn validate(message: &Message, device_id: &str, limits: &Limits) -> Result<(), R
             if !is_valid_kind(&a.kind) {
                 return Err(Reject::new(
                     RejectReason::BadValue,
-                    format!("kind `{}` is not dotted lowercase like `care.sos_button`", clip(&a.kind)),
+                    format!(
+                        "kind `{}` is not dotted lowercase like `care.sos_button`",
+                        clip(&a.kind)
+                    ),
                 ));
             }
             text("model", a.model.as_deref(), limits)?;
             text("fw", a.fw.as_deref(), limits)?;
             if let Some(loc) = &a.location {
-                for (name, v) in [("building", &loc.building), ("unit", &loc.unit), ("room", &loc.room)] {
+                for (name, v) in [
+                    ("building", &loc.building),
+                    ("unit", &loc.unit),
+                    ("room", &loc.room),
+                ] {
                     text(name, v.as_deref(), limits)?;
                 }
             }
@@ -223,19 +249,29 @@ fn values(field: &str, values: &Values, limits: &Limits) -> Result<(), Reject> {
     if values.len() > limits.max_values {
         return Err(Reject::new(
             RejectReason::BadValue,
-            format!("`{field}` has {} entries, limit {}", values.len(), limits.max_values),
+            format!(
+                "`{field}` has {} entries, limit {}",
+                values.len(),
+                limits.max_values
+            ),
         ));
     }
     for (name, value) in values {
         if !is_valid_id(name) {
             return Err(Reject::new(
                 RejectReason::BadValue,
-                format!("`{field}` name `{}` is not [A-Za-z0-9_.-]{{1,64}}", clip(name)),
+                format!(
+                    "`{field}` name `{}` is not [A-Za-z0-9_.-]{{1,64}}",
+                    clip(name)
+                ),
             ));
         }
         match value {
             crate::Value::Number(n) if !n.is_finite() => {
-                return Err(Reject::new(RejectReason::BadValue, format!("`{field}.{name}` is not finite")));
+                return Err(Reject::new(
+                    RejectReason::BadValue,
+                    format!("`{field}.{name}` is not finite"),
+                ));
             }
             crate::Value::Text(t) => text(name, Some(t), limits)?,
             _ => {}
@@ -248,18 +284,24 @@ fn text(field: &str, value: Option<&str>, limits: &Limits) -> Result<(), Reject>
     match value {
         Some(t) if t.len() > limits.max_text_len => Err(Reject::new(
             RejectReason::BadValue,
-            format!("`{field}` is {} bytes, limit {}", t.len(), limits.max_text_len),
+            format!(
+                "`{field}` is {} bytes, limit {}",
+                t.len(),
+                limits.max_text_len
+            ),
         )),
         _ => Ok(()),
     }
 }
 
-/// Dotted lowercase: `care.sos_button`, at most 64 bytes.
-fn is_valid_kind(kind: &str) -> bool {
+/// True for a dotted lowercase kind like `care.sos_button`, at most 64 bytes.
+pub fn is_valid_kind(kind: &str) -> bool {
     kind.len() <= 64
         && kind.split('.').all(|part| {
             !part.is_empty()
-                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
 }
 

@@ -13,6 +13,8 @@ mod decode;
 mod message;
 mod topic;
 
-pub use decode::{decode, Limits, Reject, RejectReason};
-pub use message::{Announce, Event, Location, Message, Status, StatusState, Telemetry, Value, Values};
-pub use topic::{is_valid_id, Channel, DeviceTopic, TopicError, RESERVED_IDS};
+pub use decode::{Limits, Reject, RejectReason, decode, is_valid_kind};
+pub use message::{
+    Announce, Event, Location, Message, Status, StatusState, Telemetry, Value, Values,
+};
+pub use topic::{Channel, DeviceTopic, RESERVED_IDS, TopicError, is_valid_id};

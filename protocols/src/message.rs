@@ -142,16 +142,28 @@ pub struct Status {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     /// Building number or name (a JSON number is accepted too).
-    #[serde(default, deserialize_with = "text_or_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub building: Option<String>,
     /// Unit (entrance) within the building.
-    #[serde(default, deserialize_with = "text_or_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub unit: Option<String>,
     /// Floor; negative below ground.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub floor: Option<i32>,
     /// Room or flat number.
-    #[serde(default, deserialize_with = "text_or_int", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "text_or_int",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub room: Option<String>,
 }
 

@@ -126,7 +126,11 @@ impl<'a> DeviceTopic<'a> {
         let channel = channel
             .parse()
             .map_err(|()| TopicError::UnknownChannel(truncate(channel, 80)))?;
-        Ok(DeviceTopic { site: s, device_id, channel })
+        Ok(DeviceTopic {
+            site: s,
+            device_id,
+            channel,
+        })
     }
 
     /// The topic string for `site`, `device_id` and `channel`.
@@ -152,13 +156,34 @@ mod tests {
     fn parses_and_refuses() {
         let t = DeviceTopic::parse("sg", "linli/sg/gate-1/event").unwrap();
         assert_eq!((t.device_id, t.channel), ("gate-1", Channel::Event));
-        assert_eq!(DeviceTopic::parse("sg", "linli/sg/gate-1"), Err(TopicError::Shape));
-        assert_eq!(DeviceTopic::parse("sg", "linli/sg/a/b/c"), Err(TopicError::Shape));
-        assert!(matches!(DeviceTopic::parse("sg", "linli/xx/a/event"), Err(TopicError::OtherSite(_))));
-        assert!(matches!(DeviceTopic::parse("sg", "linli/sg/a b/event"), Err(TopicError::BadId(_))));
-        assert!(matches!(DeviceTopic::parse("sg", "linli/sg//event"), Err(TopicError::BadId(_))));
-        assert!(matches!(DeviceTopic::parse("sg", "linli/sg/alarms/event"), Err(TopicError::Reserved(_))));
-        assert!(matches!(DeviceTopic::parse("sg", "linli/sg/a/video"), Err(TopicError::UnknownChannel(_))));
+        assert_eq!(
+            DeviceTopic::parse("sg", "linli/sg/gate-1"),
+            Err(TopicError::Shape)
+        );
+        assert_eq!(
+            DeviceTopic::parse("sg", "linli/sg/a/b/c"),
+            Err(TopicError::Shape)
+        );
+        assert!(matches!(
+            DeviceTopic::parse("sg", "linli/xx/a/event"),
+            Err(TopicError::OtherSite(_))
+        ));
+        assert!(matches!(
+            DeviceTopic::parse("sg", "linli/sg/a b/event"),
+            Err(TopicError::BadId(_))
+        ));
+        assert!(matches!(
+            DeviceTopic::parse("sg", "linli/sg//event"),
+            Err(TopicError::BadId(_))
+        ));
+        assert!(matches!(
+            DeviceTopic::parse("sg", "linli/sg/alarms/event"),
+            Err(TopicError::Reserved(_))
+        ));
+        assert!(matches!(
+            DeviceTopic::parse("sg", "linli/sg/a/video"),
+            Err(TopicError::UnknownChannel(_))
+        ));
         assert!(!is_valid_id(&"x".repeat(65)));
         assert!(is_valid_id(&"x".repeat(64)));
     }

@@ -13,25 +13,59 @@ fn reason(channel: Channel, payload: &str) -> RejectReason {
 
 #[test]
 fn decodes_the_contract_examples() {
-    let t = d(Channel::Telemetry, r#"{"ts": 1764300000123, "seq": 17, "values": {"temperature_c": 21.4, "battery_pct": 88}}"#).unwrap();
-    let Message::Telemetry(t) = t else { panic!("not telemetry") };
+    let t = d(
+        Channel::Telemetry,
+        r#"{"ts": 1764300000123, "seq": 17, "values": {"temperature_c": 21.4, "battery_pct": 88}}"#,
+    )
+    .unwrap();
+    let Message::Telemetry(t) = t else {
+        panic!("not telemetry")
+    };
     assert_eq!((t.ts, t.seq), (Some(1_764_300_000_123), Some(17)));
     assert_eq!(t.values["temperature_c"], Value::Number(21.4));
 
-    let e = d(Channel::Event, r#"{"type": "sos", "data": {"button": "red", "long": true}}"#).unwrap();
+    let e = d(
+        Channel::Event,
+        r#"{"type": "sos", "data": {"button": "red", "long": true}}"#,
+    )
+    .unwrap();
     assert!(matches!(e, Message::Event(ref e) if e.kind == "sos" && e.data.len() == 2));
 
     for p in ["online", "\"online\"", " online\n"] {
-        assert!(matches!(d(Channel::Status, p), Ok(Message::Status(Status { state: StatusState::Online, .. }))));
+        assert!(matches!(
+            d(Channel::Status, p),
+            Ok(Message::Status(Status {
+                state: StatusState::Online,
+                ..
+            }))
+        ));
     }
-    let s = d(Channel::Status, r#"{"state": "offline", "battery_pct": 80, "rssi": -70, "fw": "1.2.0"}"#).unwrap();
-    assert!(matches!(s, Message::Status(Status { state: StatusState::Offline, rssi: Some(-70), .. })));
+    let s = d(
+        Channel::Status,
+        r#"{"state": "offline", "battery_pct": 80, "rssi": -70, "fw": "1.2.0"}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        s,
+        Message::Status(Status {
+            state: StatusState::Offline,
+            rssi: Some(-70),
+            ..
+        })
+    ));
 
     let a = d(Channel::Announce, r#"{"kind": "care.sos_button", "model": "X1", "location": {"building": 3, "unit": "2", "floor": 5, "room": "502"}}"#).unwrap();
-    let Message::Announce(a) = a else { panic!("not announce") };
+    let Message::Announce(a) = a else {
+        panic!("not announce")
+    };
     assert_eq!(
         a.location,
-        Some(Location { building: Some("3".into()), unit: Some("2".into()), floor: Some(5), room: Some("502".into()) })
+        Some(Location {
+            building: Some("3".into()),
+            unit: Some("2".into()),
+            floor: Some(5),
+            room: Some("502".into())
+        })
     );
 }
 
@@ -44,28 +78,52 @@ fn classifies_every_kind_of_bad_payload() {
         (Telemetry, "{", Malformed),
         (Telemetry, "not json", Malformed),
         (Telemetry, "{\"values\": {\"a\": 1}} trailing", Malformed),
-        (Telemetry, "{\"values\": {\"a\": 1}, \"values\": {}}", Malformed),
+        (
+            Telemetry,
+            "{\"values\": {\"a\": 1}, \"values\": {}}",
+            Malformed,
+        ),
         (Telemetry, "[1, 2]", WrongType),
         (Telemetry, "42", WrongType),
         (Telemetry, "{\"values\": [1]}", WrongType),
-        (Telemetry, "{\"values\": {\"a\": {\"nested\": 1}}}", WrongType),
+        (
+            Telemetry,
+            "{\"values\": {\"a\": {\"nested\": 1}}}",
+            WrongType,
+        ),
         (Telemetry, "{\"values\": {\"a\": null}}", WrongType),
-        (Telemetry, "{\"ts\": \"yesterday\", \"values\": {\"a\": 1}}", WrongType),
+        (
+            Telemetry,
+            "{\"ts\": \"yesterday\", \"values\": {\"a\": 1}}",
+            WrongType,
+        ),
         (Telemetry, "{\"seq\": -1, \"values\": {\"a\": 1}}", BadValue),
         (Telemetry, "{\"ts\": 1}", MissingField),
         (Telemetry, "{\"values\": {}}", BadValue),
         (Telemetry, "{\"values\": {\"bad name\": 1}}", BadValue),
         (Telemetry, "{\"values\": {\"a\": 1e999}}", Malformed),
-        (Telemetry, "{\"values\": {\"a\": 1}, \"device_id\": \"dev-2\"}", IdentityMismatch),
+        (
+            Telemetry,
+            "{\"values\": {\"a\": 1}, \"device_id\": \"dev-2\"}",
+            IdentityMismatch,
+        ),
         (Event, "{\"data\": {}}", MissingField),
         (Event, "{\"type\": \"s o s\"}", BadValue),
         (Event, "{\"type\": 7}", WrongType),
         (Status, "maybe", Malformed),
         (Status, "{\"state\": \"sleeping\"}", BadValue),
-        (Status, "{\"state\": \"online\", \"battery_pct\": 140}", BadValue),
+        (
+            Status,
+            "{\"state\": \"online\", \"battery_pct\": 140}",
+            BadValue,
+        ),
         (Announce, "{\"kind\": \"Care SOS\"}", BadValue),
         (Announce, "{\"model\": \"x\"}", MissingField),
-        (Announce, "{\"kind\": \"care.pir\", \"location\": {\"floor\": \"five\"}}", WrongType),
+        (
+            Announce,
+            "{\"kind\": \"care.pir\", \"location\": {\"floor\": \"five\"}}",
+            WrongType,
+        ),
         (Cmd, "{}", UnknownChannel),
     ];
     for (channel, payload, want) in cases {
@@ -79,7 +137,17 @@ fn classifies_every_kind_of_bad_payload() {
     assert_eq!(reason(Telemetry, &deep), WrongType);
     let deep_obj = alloc::format!("{{\"values\": {}", "{\"a\":".repeat(10_000));
     assert!(d(Telemetry, &deep_obj).is_err());
-    assert_eq!(decode(Telemetry, "d", b"{\"values\": {\"a\": \"\xff\"}}", &Limits::default()).unwrap_err().reason, Malformed);
+    assert_eq!(
+        decode(
+            Telemetry,
+            "d",
+            b"{\"values\": {\"a\": \"\xff\"}}",
+            &Limits::default()
+        )
+        .unwrap_err()
+        .reason,
+        Malformed
+    );
 }
 
 fn arb_value() -> impl Strategy<Value = Value> {

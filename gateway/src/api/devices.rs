@@ -1,0 +1,178 @@
+//! Devices, their telemetry and events, and rejected payloads.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, ApiState, limit};
+use crate::store::{DeviceRecord, Page, Store, TimeRange};
+
+/// `GET /api/v1/devices` filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceQuery {
+    kind: Option<String>,
+    building: Option<String>,
+    state: Option<String>,
+    placed: Option<bool>,
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// A device as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    #[serde(flatten)]
+    device: DeviceRecord,
+    /// True once it has a location.
+    placed: bool,
+}
+
+impl From<DeviceRecord> for DeviceView {
+    fn from(device: DeviceRecord) -> Self {
+        DeviceView {
+            placed: device.location.is_some(),
+            device,
+        }
+    }
+}
+
+pub async fn list(
+    State(s): State<ApiState>,
+    q: Result<Query<DeviceQuery>, QueryRejection>,
+) -> Result<Json<Page<DeviceView>>, ApiError> {
+    let Query(q) = q?;
+    let limit = limit(q.limit)?;
+    if let Some(state) = &q.state {
+        if !["online", "offline"].contains(&state.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "state `{state}` is not online or offline"
+            )));
+        }
+    }
+    let keep = |d: &DeviceRecord| {
+        q.kind
+            .as_ref()
+            .is_none_or(|k| d.kind.as_deref() == Some(k.as_str()))
+            && q.state.as_ref().is_none_or(|st| d.state.as_str() == st)
+            && q.placed.is_none_or(|p| d.location.is_some() == p)
+            && q.building.as_ref().is_none_or(|b| {
+                d.location.as_ref().and_then(|l| l.building.as_deref()) == Some(b.as_str())
+            })
+            && q.after.as_ref().is_none_or(|a| d.id.as_str() > a.as_str())
+    };
+    let mut items: Vec<DeviceView> = s
+        .store
+        .devices()?
+        .into_iter()
+        .filter(keep)
+        .take(limit + 1)
+        .map(DeviceView::from)
+        .collect();
+    let next = (items.len() > limit).then(|| {
+        items.truncate(limit);
+        items.last().map(|d| d.device.id.clone())
+    });
+    Ok(Json(Page {
+        items,
+        next: next.flatten(),
+    }))
+}
+
+pub async fn one(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<DeviceView>, ApiError> {
+    match s.store.device(&id)? {
+        Some(d) => Ok(Json(d.into())),
+        None => Err(ApiError::not_found(format!("no device `{id}`"))),
+    }
+}
+
+/// Time-series filters: `from` / `to` in ms since the epoch (inclusive).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesQuery {
+    from: Option<u64>,
+    to: Option<u64>,
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+impl SeriesQuery {
+    fn range(&self) -> Result<TimeRange, ApiError> {
+        let (from, to) = (self.from.unwrap_or(0), self.to.unwrap_or(u64::MAX));
+        if from > to {
+            return Err(ApiError::bad_request(format!(
+                "from {from} is after to {to}"
+            )));
+        }
+        let after = match &self.after {
+            None => None,
+            Some(a) => Some(TimeRange::parse_cursor(a).ok_or_else(|| {
+                ApiError::bad_request(format!("after `{a}` is not a cursor from a previous page"))
+            })?),
+        };
+        Ok(TimeRange { from, to, after })
+    }
+}
+
+async fn known(store: &Store, id: &str) -> Result<(), ApiError> {
+    match store.device(id)? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::not_found(format!("no device `{id}`"))),
+    }
+}
+
+pub async fn telemetry(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    q: Result<Query<SeriesQuery>, QueryRejection>,
+) -> Result<Json<Page<crate::store::Sample>>, ApiError> {
+    let Query(q) = q?;
+    let (range, limit) = (q.range()?, limit(q.limit)?);
+    known(&s.store, &id).await?;
+    let store = s.store.clone();
+    blocking(move || store.telemetry(&id, range, limit)).await
+}
+
+pub async fn events(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+    q: Result<Query<SeriesQuery>, QueryRejection>,
+) -> Result<Json<Page<crate::store::EventRecord>>, ApiError> {
+    let Query(q) = q?;
+    let (range, limit) = (q.range()?, limit(q.limit)?);
+    known(&s.store, &id).await?;
+    let store = s.store.clone();
+    blocking(move || store.events(&id, range, limit)).await
+}
+
+/// `GET /api/v1/rejected` filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectedQuery {
+    limit: Option<usize>,
+    after: Option<u64>,
+}
+
+pub async fn rejected(
+    State(s): State<ApiState>,
+    q: Result<Query<RejectedQuery>, QueryRejection>,
+) -> Result<Json<Page<crate::store::RejectedRecord>>, ApiError> {
+    let Query(q) = q?;
+    let limit = limit(q.limit)?;
+    let store = s.store.clone();
+    blocking(move || store.rejected(q.after.unwrap_or(0), limit)).await
+}
+
+/// Runs a store scan off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<Json<T>, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => Ok(Json(result?)),
+        Err(e) => Err(ApiError::bad_request(format!("query aborted: {e}"))),
+    }
+}

@@ -1,0 +1,92 @@
+//! HTTP: health, metrics and the read API. It reads the store; it never drives the pipeline.
+
+mod devices;
+mod error;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+pub use error::ApiError;
+
+use crate::ingest::Session;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The store, read-only here.
+    pub store: Store,
+    /// Metrics to render.
+    pub metrics: Metrics,
+    /// MQTT readiness.
+    pub session: Arc<Session>,
+}
+
+/// Default and largest page sizes of list endpoints.
+pub const DEFAULT_LIMIT: usize = 1_000;
+/// Largest `limit` accepted.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// The router.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/devices", get(devices::list))
+        .route("/api/v1/devices/{id}", get(devices::one))
+        .route("/api/v1/devices/{id}/telemetry", get(devices::telemetry))
+        .route("/api/v1/devices/{id}/events", get(devices::events))
+        .route("/api/v1/rejected", get(devices::rejected))
+        .fallback(|| async {
+            ApiError::not_found("no such endpoint; see /api/v1/devices, /api/v1/rejected")
+        })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .with_state(state)
+}
+
+async fn healthz(State(s): State<ApiState>) -> impl IntoResponse {
+    if s.session.subscribed.load(Ordering::Acquire) {
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "store": "open", "mqtt": "subscribed" })),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "unavailable",
+                "not_ready": ["mqtt"],
+                "message": "not subscribed to the broker yet",
+            })),
+        )
+    }
+}
+
+async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+}
+
+/// Checks a `limit` parameter.
+pub fn limit(limit: Option<usize>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n @ 1..=MAX_LIMIT) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(format!(
+            "limit {n} is outside 1..={MAX_LIMIT}"
+        ))),
+    }
+}

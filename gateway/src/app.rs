@@ -1,0 +1,199 @@
+//! Wiring: open the store, start the stages, serve HTTP, stop them all on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::api::{self, ApiState};
+use crate::config::Config;
+use crate::devices::Registry;
+use crate::ingest::persist::{self, Persist};
+use crate::ingest::{self, BrokerAddr, Session};
+use crate::metrics::Metrics;
+use crate::shutdown::Trigger;
+use crate::store::{Store, StoreError};
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The HTTP listener could not bind.
+    #[error("cannot listen on {addr} ([http].listen): {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration asks for something this build cannot do.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Runs the hub until `trigger` fires (or a stage fails, which fires it too).
+pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(), RunError> {
+    let config = Arc::new(config);
+    let addr = match BrokerAddr::parse(&config.mqtt.url) {
+        Ok(BrokerAddr::Tcp { host, port }) => (host, port),
+        Ok(BrokerAddr::Embedded) => {
+            return Err(RunError::Unsupported(
+                "mqtt.url = \"embedded\" is not available in this build yet; point it at mosquitto"
+                    .into(),
+            ));
+        }
+        Err(e) => return Err(RunError::Unsupported(e)),
+    };
+    let store = Store::open(&config.store)?;
+    info!(path = %config.store.path.display(), "store open");
+    let registry = Registry::load(
+        store.devices()?,
+        store.windows()?,
+        &config.devices,
+        crate::now_ms(),
+    );
+    let metrics = Metrics::new();
+    let session = Arc::new(Session::default());
+
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .map_err(|source| RunError::Bind {
+            addr: config.http.listen,
+            source,
+        })?;
+    info!(addr = %config.http.listen, "http listening");
+
+    let (tx, rx) = mpsc::channel(ingest::INGEST_QUEUE);
+    let (client, eventloop) = ingest::client(&config, &addr);
+    let (clients_tx, clients_rx) = watch::channel(client);
+    let mut tasks = JoinSet::new();
+
+    let worker = Persist {
+        store: store.clone(),
+        registry,
+        metrics: metrics.clone(),
+        limits: linli_protocols::Limits {
+            max_payload: config.mqtt.max_payload,
+            ..Default::default()
+        },
+        site: config.site.id.clone(),
+        clients: clients_rx,
+        session: session.clone(),
+    };
+    let shutdown = trigger.subscribe();
+    tasks.spawn(async move {
+        let result = worker.run(rx, shutdown).await;
+        if let Err(e) = &result {
+            persist::fatal(e);
+        }
+        ("persist", result.is_ok())
+    });
+    let mqtt = ingest::run(
+        config.clone(),
+        addr,
+        eventloop,
+        tx,
+        clients_tx,
+        session.clone(),
+        metrics.clone(),
+        trigger.subscribe(),
+    );
+    tasks.spawn(async move {
+        mqtt.await;
+        ("mqtt", true)
+    });
+    tasks.spawn(retention(
+        store.clone(),
+        config.clone(),
+        metrics.clone(),
+        trigger.subscribe(),
+    ));
+    let router = api::router(ApiState {
+        store: store.clone(),
+        metrics,
+        session,
+    });
+    let mut http_shutdown = trigger.subscribe();
+    tasks.spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { http_shutdown.wait().await })
+            .await;
+        if let Err(e) = &served {
+            error!(error = %e, "http server failed");
+        }
+        ("http", served.is_ok())
+    });
+
+    let mut failed = false;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((name, true)) => info!(task = name, "stopped"),
+            Ok((name, false)) => {
+                failed = true;
+                error!(task = name, "failed; shutting down");
+                trigger.fire();
+            }
+            Err(e) => {
+                failed = true;
+                error!(error = %e, "task panicked; shutting down");
+                trigger.fire();
+            }
+        }
+    }
+    store.flush_sync()?;
+    info!("store flushed; bye");
+    if failed {
+        return Err(RunError::Unsupported(
+            "a stage failed; see the log above".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Deletes data past its retention once an hour.
+async fn retention(
+    store: Store,
+    config: Arc<Config>,
+    metrics: Metrics,
+    mut shutdown: crate::shutdown::Shutdown,
+) -> (&'static str, bool) {
+    let mut every = tokio::time::interval(Duration::from_secs(3_600));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return ("retention", true),
+            _ = every.tick() => {}
+        }
+        let now = crate::now_ms();
+        let cut = |d: crate::config::Dur| {
+            now.saturating_sub(u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX))
+        };
+        let (t, e) = (
+            cut(config.store.telemetry_retention),
+            cut(config.store.event_retention),
+        );
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.retain(t, e)).await {
+            Ok(Ok(done)) => {
+                metrics
+                    .retention_deleted
+                    .with_label_values(&["telemetry"])
+                    .inc_by(done.telemetry);
+                metrics
+                    .retention_deleted
+                    .with_label_values(&["events"])
+                    .inc_by(done.events);
+                info!(
+                    telemetry = done.telemetry,
+                    events = done.events,
+                    "retention pass"
+                );
+            }
+            Ok(Err(e)) => warn!(error = %e, "retention pass failed; will retry"),
+            Err(e) => warn!(error = %e, "retention pass aborted"),
+        }
+    }
+}

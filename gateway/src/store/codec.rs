@@ -1,0 +1,209 @@
+//! Binary keys and compact values. Keys sort by (kind, device, time, seq), big-endian; sample
+//! values are a few bytes per reading, not JSON.
+
+use linli_protocols::{Value, Values};
+
+/// Key prefix of telemetry samples.
+pub const TELEMETRY: u8 = b'T';
+/// Key prefix of device events.
+pub const EVENT: u8 = b'E';
+/// Key prefix of per-device duplicate windows.
+pub const WINDOW: u8 = b'W';
+
+/// `prefix ‖ len(id) ‖ id ‖ ts ‖ seq`.
+pub fn series_key(prefix: u8, id: &str, ts: u64, seq: u64) -> Vec<u8> {
+    let mut k = device_prefix(prefix, id);
+    k.extend_from_slice(&ts.to_be_bytes());
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// `prefix ‖ len(id) ‖ id`: the start of every key of one device.
+pub fn device_prefix(prefix: u8, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(2 + id.len() + 16);
+    k.push(prefix);
+    k.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// Splits a series key into (prefix, id, ts, seq).
+pub fn split_series_key(k: &[u8]) -> Option<(u8, &str, u64, u64)> {
+    let (&prefix, rest) = k.split_first()?;
+    let (&len, rest) = rest.split_first()?;
+    let (id, rest) = rest.split_at_checked(usize::from(len))?;
+    let id = std::str::from_utf8(id).ok()?;
+    let ts = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    let seq = u64::from_be_bytes(rest.get(8..16)?.try_into().ok()?);
+    Some((prefix, id, ts, seq))
+}
+
+const NUM_F64: u8 = 0;
+const BOOL_FALSE: u8 = 1;
+const BOOL_TRUE: u8 = 2;
+const TEXT: u8 = 3;
+/// Tags 4..=9: decimal with 0..=5 fraction digits, mantissa as a zigzag varint.
+const DECIMAL: u8 = 4;
+const MAX_DECIMALS: u8 = 5;
+
+/// Encodes readings: `count ‖ (len name ‖ name ‖ tag ‖ data)*`. 21.4 takes 3 bytes plus its name.
+pub fn encode_values(values: &Values, out: &mut Vec<u8>) {
+    out.push(u8::try_from(values.len()).unwrap_or(u8::MAX));
+    for (name, value) in values.iter().take(usize::from(u8::MAX)) {
+        out.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+        out.extend_from_slice(&name.as_bytes()[..name.len().min(255)]);
+        match value {
+            Value::Bool(false) => out.push(BOOL_FALSE),
+            Value::Bool(true) => out.push(BOOL_TRUE),
+            Value::Text(t) => {
+                out.push(TEXT);
+                put_varint(out, t.len() as u64);
+                out.extend_from_slice(t.as_bytes());
+            }
+            Value::Number(n) => match as_decimal(*n) {
+                Some((digits, mantissa)) => {
+                    out.push(DECIMAL + digits);
+                    put_varint(out, zigzag(mantissa));
+                }
+                None => {
+                    out.push(NUM_F64);
+                    out.extend_from_slice(&n.to_le_bytes());
+                }
+            },
+        }
+    }
+}
+
+/// Decodes what [`encode_values`] wrote; `None` on corrupt bytes.
+pub fn decode_values(mut b: &[u8]) -> Option<(Values, &[u8])> {
+    let count = take(&mut b, 1)?[0];
+    let mut values = Values::new();
+    for _ in 0..count {
+        let len = take(&mut b, 1)?[0];
+        let name = std::str::from_utf8(take(&mut b, usize::from(len))?)
+            .ok()?
+            .to_string();
+        let tag = take(&mut b, 1)?[0];
+        let value = match tag {
+            NUM_F64 => Value::Number(f64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?)),
+            BOOL_FALSE => Value::Bool(false),
+            BOOL_TRUE => Value::Bool(true),
+            TEXT => {
+                let n = usize::try_from(get_varint(&mut b)?).ok()?;
+                Value::Text(std::str::from_utf8(take(&mut b, n)?).ok()?.to_string())
+            }
+            t if (DECIMAL..=DECIMAL + MAX_DECIMALS).contains(&t) => {
+                let mantissa = unzigzag(get_varint(&mut b)?);
+                Value::Number(mantissa as f64 / 10f64.powi(i32::from(t - DECIMAL)))
+            }
+            _ => return None,
+        };
+        values.insert(name, value);
+    }
+    Some((values, b))
+}
+
+/// `n` as `mantissa / 10^digits` when that reproduces `n` exactly.
+fn as_decimal(n: f64) -> Option<(u8, i64)> {
+    (0..=MAX_DECIMALS).find_map(|digits| {
+        let scale = 10f64.powi(i32::from(digits));
+        let m = (n * scale).round();
+        // Beyond 2^53 the mantissa is no longer exact.
+        (m.abs() < 9.0e15 && m / scale == n).then_some((digits, m as i64))
+    })
+}
+
+/// Appends an LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads an LEB128 varint.
+pub fn get_varint(b: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = take(b, 1)?[0];
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Maps signed to unsigned so small magnitudes stay short.
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// Inverse of [`zigzag`].
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+    let (head, tail) = b.split_at_checked(n)?;
+    *b = tail;
+    Some(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::Number),
+            (-100_000i64..100_000, 0u32..4)
+                .prop_map(|(m, d)| Value::Number(m as f64 / 10f64.powi(d as i32))),
+            any::<bool>().prop_map(Value::Bool),
+            "\\PC{0,30}".prop_map(Value::Text),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn values_round_trip(values in proptest::collection::btree_map("[a-z_]{1,20}", arb_value(), 0..10)) {
+            let mut buf = Vec::new();
+            encode_values(&values, &mut buf);
+            let (back, rest) = decode_values(&buf).unwrap();
+            prop_assert!(rest.is_empty());
+            prop_assert_eq!(back, values);
+        }
+
+        #[test]
+        fn keys_round_trip_and_sort_by_time_then_seq(
+            id in "[A-Za-z0-9_.-]{1,64}", a in any::<(u64, u64)>(), b in any::<(u64, u64)>()
+        ) {
+            let (ka, kb) = (series_key(TELEMETRY, &id, a.0, a.1), series_key(TELEMETRY, &id, b.0, b.1));
+            prop_assert_eq!(split_series_key(&ka), Some((TELEMETRY, id.as_str(), a.0, a.1)));
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+        }
+
+        #[test]
+        fn corrupt_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = decode_values(&bytes);
+            let _ = split_series_key(&bytes);
+        }
+
+        #[test]
+        fn zigzag_round_trips(v in any::<i64>()) {
+            prop_assert_eq!(unzigzag(zigzag(v)), v);
+        }
+    }
+
+    #[test]
+    fn typical_reading_is_small() {
+        let values: Values = [("temperature_c".to_string(), Value::Number(21.4))].into();
+        let mut buf = Vec::new();
+        encode_values(&values, &mut buf);
+        assert_eq!(buf.len(), 1 + 1 + 13 + 1 + 2);
+    }
+}

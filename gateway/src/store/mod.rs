@@ -1,0 +1,398 @@
+//! The embedded store (sled 0.34). Nothing outside this module sees a sled type.
+//!
+//! Trees: `series` holds telemetry (`T`), events (`E`) and per-device duplicate windows (`W`) in
+//! one tree so that one `apply_batch` stores a message and its dedup state atomically; `devices`
+//! holds the registry (JSON); `rejected` the bounded list of refused payloads; `meta` the schema.
+
+mod codec;
+mod records;
+mod retention;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use linli_protocols::Values;
+
+pub use records::{
+    DeviceRecord, DeviceSource, DeviceState, EventRecord, LastEvent, Page, RejectedRecord, Sample,
+    StateReason,
+};
+pub use retention::Retained;
+
+use crate::config::StoreConfig;
+
+/// The on-disk layout version this build reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// Store failures, with the path or tree involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened.
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        /// The store directory.
+        path: PathBuf,
+        /// sled's error.
+        source: sled::Error,
+    },
+    /// The database was written by an incompatible build.
+    #[error("the store at {path} has schema {found}; this build reads schema {SCHEMA_VERSION}")]
+    Schema {
+        /// The store directory.
+        path: PathBuf,
+        /// The version found.
+        found: u64,
+    },
+    /// A read or write failed.
+    #[error("store {op}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// sled's error.
+        source: sled::Error,
+    },
+    /// A record could not be decoded.
+    #[error("corrupt record in {tree}: {detail}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn io(op: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
+    move |source| StoreError::Io { op, source }
+}
+
+/// The store handle; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: sled::Db,
+    series: sled::Tree,
+    devices: sled::Tree,
+    rejected: sled::Tree,
+    rejected_max: usize,
+    next_rejected: std::sync::Arc<AtomicU64>,
+}
+
+/// Writes gathered by the ingest worker, applied together by [`Store::apply`].
+#[derive(Debug, Default)]
+pub struct WriteSet {
+    series: sled::Batch,
+    devices: sled::Batch,
+    rejected: Vec<RejectedRecord>,
+    len: usize,
+}
+
+impl WriteSet {
+    /// Adds a telemetry sample. `seq` is the device's; `None` gets a hub-unique tie-breaker.
+    pub fn sample(&mut self, id: &str, ts: u64, seq: Option<u64>, recv: u64, values: &Values) {
+        let mut v = Vec::with_capacity(32);
+        v.push(u8::from(seq.is_some()));
+        codec::put_varint(&mut v, codec::zigzag(recv as i64 - ts as i64));
+        codec::encode_values(values, &mut v);
+        self.series.insert(
+            codec::series_key(codec::TELEMETRY, id, ts, seq.unwrap_or_else(tiebreak)),
+            v,
+        );
+        self.len += 1;
+    }
+
+    /// Adds a device event.
+    pub fn event(&mut self, id: &str, event: &EventRecord) {
+        let key = codec::series_key(
+            codec::EVENT,
+            id,
+            event.ts,
+            event.seq.unwrap_or_else(tiebreak),
+        );
+        // Serializing a struct of strings and scalars to JSON cannot fail.
+        self.series
+            .insert(key, serde_json::to_vec(event).unwrap_or_default());
+        self.len += 1;
+    }
+
+    /// Records the duplicate window of a device, in the same atomic batch as its samples.
+    pub fn window(&mut self, id: &str, window: &[u8]) {
+        self.series
+            .insert(codec::device_prefix(codec::WINDOW, id), window);
+    }
+
+    /// Writes a device record.
+    pub fn device(&mut self, device: &DeviceRecord) {
+        self.devices.insert(
+            device.id.as_bytes(),
+            serde_json::to_vec(device).unwrap_or_default(),
+        );
+    }
+
+    /// Keeps a refused payload (its `id` is assigned on apply).
+    pub fn reject(&mut self, record: RejectedRecord) {
+        self.rejected.push(record);
+        self.len += 1;
+    }
+
+    /// Messages (samples, events, rejections) in this set.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Sequence numbers for messages without one: unique within the process, ordered by arrival.
+fn tiebreak() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1 << 63);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Store {
+    /// Opens (or creates) the store and checks its schema.
+    pub fn open(config: &StoreConfig) -> Result<Store> {
+        let path = config.path.clone();
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(config.cache_mb * 1024 * 1024)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        let meta = db.open_tree("meta").map_err(io("open meta"))?;
+        match meta.get("schema").map_err(io("read schema"))? {
+            None => {
+                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(io("write schema"))?;
+            }
+            Some(v) => {
+                let found = v
+                    .as_ref()
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(u64::MAX);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema { path, found });
+                }
+            }
+        }
+        let rejected = db.open_tree("rejected").map_err(io("open rejected"))?;
+        let next = rejected
+            .last()
+            .map_err(io("read rejected"))?
+            .and_then(|(k, _)| k.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .map_or(1, |last| last + 1);
+        Ok(Store {
+            series: db.open_tree("series").map_err(io("open series"))?,
+            devices: db.open_tree("devices").map_err(io("open devices"))?,
+            rejected,
+            rejected_max: config.rejected_max,
+            next_rejected: std::sync::Arc::new(AtomicU64::new(next)),
+            db,
+        })
+    }
+
+    /// Applies a write set (not yet durable: call [`Store::flush`]).
+    pub fn apply(&self, set: WriteSet) -> Result<()> {
+        self.series
+            .apply_batch(set.series)
+            .map_err(io("write series"))?;
+        self.devices
+            .apply_batch(set.devices)
+            .map_err(io("write devices"))?;
+        if !set.rejected.is_empty() {
+            let mut batch = sled::Batch::default();
+            for mut r in set.rejected {
+                r.id = self.next_rejected.fetch_add(1, Ordering::Relaxed);
+                batch.insert(
+                    &r.id.to_be_bytes(),
+                    serde_json::to_vec(&r).unwrap_or_default(),
+                );
+            }
+            self.rejected
+                .apply_batch(batch)
+                .map_err(io("write rejected"))?;
+            self.trim_rejected()?;
+        }
+        Ok(())
+    }
+
+    fn trim_rejected(&self) -> Result<()> {
+        let next = self.next_rejected.load(Ordering::Relaxed);
+        let keep_from = next.saturating_sub(self.rejected_max as u64);
+        let mut batch = sled::Batch::default();
+        for key in self.rejected.range(..keep_from.to_be_bytes()).keys() {
+            batch.remove(key.map_err(io("trim rejected"))?);
+        }
+        self.rejected
+            .apply_batch(batch)
+            .map_err(io("trim rejected"))
+    }
+
+    /// Makes everything applied so far durable.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await.map(|_| ()).map_err(io("flush"))
+    }
+
+    /// Flushes synchronously (on shutdown).
+    pub fn flush_sync(&self) -> Result<()> {
+        self.db.flush().map(|_| ()).map_err(io("flush"))
+    }
+
+    /// Bytes the database occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Every device record.
+    pub fn devices(&self) -> Result<Vec<DeviceRecord>> {
+        self.devices
+            .iter()
+            .values()
+            .map(|v| {
+                let v = v.map_err(io("read devices"))?;
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    tree: "devices",
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// One device record.
+    pub fn device(&self, id: &str) -> Result<Option<DeviceRecord>> {
+        let Some(v) = self.devices.get(id).map_err(io("read device"))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&v)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                tree: "devices",
+                detail: e.to_string(),
+            })
+    }
+
+    /// Every stored duplicate window, by device id.
+    pub fn windows(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.series
+            .scan_prefix([codec::WINDOW])
+            .map(|kv| {
+                let (k, v) = kv.map_err(io("read windows"))?;
+                let id = k
+                    .get(2..)
+                    .and_then(|id| std::str::from_utf8(id).ok())
+                    .unwrap_or_default();
+                Ok((id.to_string(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Telemetry of `id` with `from <= ts <= to`, after the cursor, at most `limit`.
+    pub fn telemetry(&self, id: &str, range: TimeRange, limit: usize) -> Result<Page<Sample>> {
+        self.series_page(codec::TELEMETRY, id, range, limit, |key_ts, key_seq, v| {
+            let (&flags, mut rest) = v.split_first()?;
+            let delta = codec::unzigzag(codec::get_varint(&mut rest)?);
+            let (values, _) = codec::decode_values(rest)?;
+            Some(Sample {
+                ts: key_ts,
+                seq: (flags & 1 == 1).then_some(key_seq),
+                recv: key_ts.wrapping_add_signed(delta),
+                values,
+            })
+        })
+    }
+
+    /// Events of `id` in the range, after the cursor, at most `limit`.
+    pub fn events(&self, id: &str, range: TimeRange, limit: usize) -> Result<Page<EventRecord>> {
+        self.series_page(codec::EVENT, id, range, limit, |_, _, v| {
+            serde_json::from_slice(v).ok()
+        })
+    }
+
+    fn series_page<T>(
+        &self,
+        prefix: u8,
+        id: &str,
+        range: TimeRange,
+        limit: usize,
+        decode: impl Fn(u64, u64, &[u8]) -> Option<T>,
+    ) -> Result<Page<T>> {
+        let start = match range.after {
+            Some((ts, seq)) if ts >= range.from => {
+                codec::series_key(prefix, id, ts, seq.saturating_add(1))
+            }
+            _ => codec::series_key(prefix, id, range.from, 0),
+        };
+        let end = codec::series_key(prefix, id, range.to, u64::MAX);
+        let mut items = Vec::with_capacity(limit.min(1024));
+        let mut last = None;
+        for kv in self.series.range(start..=end) {
+            let (k, v) = kv.map_err(io("read series"))?;
+            let Some((_, _, ts, seq)) = codec::split_series_key(&k) else {
+                continue;
+            };
+            if items.len() == limit {
+                return Ok(Page {
+                    items,
+                    next: last.map(|(ts, seq)| format!("{ts}.{seq}")),
+                });
+            }
+            let item = decode(ts, seq, &v).ok_or_else(|| StoreError::Corrupt {
+                tree: "series",
+                detail: format!("value of {id} at {ts}"),
+            })?;
+            items.push(item);
+            last = Some((ts, seq));
+        }
+        Ok(Page { items, next: None })
+    }
+
+    /// Rejected payloads after id `after`, oldest first, at most `limit`.
+    pub fn rejected(&self, after: u64, limit: usize) -> Result<Page<RejectedRecord>> {
+        let mut items = Vec::new();
+        for v in self
+            .rejected
+            .range(after.saturating_add(1).to_be_bytes()..)
+            .values()
+        {
+            let v = v.map_err(io("read rejected"))?;
+            if items.len() == limit {
+                let next = items.last().map(|r: &RejectedRecord| r.id.to_string());
+                return Ok(Page { items, next });
+            }
+            items.push(serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                tree: "rejected",
+                detail: e.to_string(),
+            })?);
+        }
+        Ok(Page { items, next: None })
+    }
+}
+
+/// A time window plus an optional `(ts, seq)` cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Inclusive start, ms.
+    pub from: u64,
+    /// Inclusive end, ms.
+    pub to: u64,
+    /// Resume after this `(ts, seq)`.
+    pub after: Option<(u64, u64)>,
+}
+
+impl TimeRange {
+    /// Parses a cursor as written in [`Page::next`].
+    pub fn parse_cursor(s: &str) -> Option<(u64, u64)> {
+        let (ts, seq) = s.split_once('.')?;
+        Some((ts.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests;

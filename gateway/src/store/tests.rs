@@ -1,0 +1,195 @@
+use super::*;
+use linli_protocols::Value;
+
+fn open(dir: &std::path::Path, rejected_max: usize) -> Store {
+    Store::open(&StoreConfig {
+        path: dir.to_path_buf(),
+        rejected_max,
+        ..StoreConfig::default()
+    })
+    .unwrap()
+}
+
+fn values(t: f64) -> Values {
+    [("temperature_c".to_string(), Value::Number(t))].into()
+}
+
+fn all() -> TimeRange {
+    TimeRange {
+        from: 0,
+        to: u64::MAX,
+        after: None,
+    }
+}
+
+fn device(id: &str) -> DeviceRecord {
+    DeviceRecord {
+        id: id.into(),
+        kind: None,
+        model: None,
+        fw: None,
+        location: None,
+        source: DeviceSource::FirstMessage,
+        heartbeat_s: 60,
+        state: DeviceState::Online,
+        state_reason: StateReason::Message,
+        state_since: 1,
+        first_seen: 1,
+        last_seen: Some(1),
+        battery_pct: None,
+        rssi: None,
+        last_values: Values::new(),
+        last_event: None,
+        messages: 0,
+        duplicates: 0,
+        seq_gaps: 0,
+    }
+}
+
+#[test]
+fn telemetry_pages_in_time_order_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path(), 10);
+        let mut set = WriteSet::default();
+        set.device(&device("t-1"));
+        for i in (0..25u64).rev() {
+            set.sample(
+                "t-1",
+                1_000 + i,
+                Some(i),
+                2_000 + i,
+                &values(20.0 + i as f64 / 10.0),
+            );
+        }
+        set.sample("t-10", 1_005, Some(1), 1_005, &values(1.0));
+        assert_eq!(set.len(), 26);
+        store.apply(set).unwrap();
+        store.flush_sync().unwrap();
+    }
+    let store = open(dir.path(), 10);
+    let mut got = Vec::new();
+    let mut range = all();
+    loop {
+        let page = store.telemetry("t-1", range, 10).unwrap();
+        got.extend(page.items);
+        let Some(next) = page.next else { break };
+        range.after = TimeRange::parse_cursor(&next);
+    }
+    assert_eq!(got.len(), 25, "t-10 must not leak into t-1");
+    assert!(got.windows(2).all(|w| w[0].ts < w[1].ts));
+    assert_eq!(
+        got[3],
+        Sample {
+            ts: 1_003,
+            seq: Some(3),
+            recv: 2_003,
+            values: values(20.3)
+        }
+    );
+    let window = store
+        .telemetry(
+            "t-1",
+            TimeRange {
+                from: 1_010,
+                to: 1_012,
+                after: None,
+            },
+            100,
+        )
+        .unwrap();
+    assert_eq!(
+        window.items.iter().map(|s| s.ts).collect::<Vec<_>>(),
+        [1_010, 1_011, 1_012]
+    );
+}
+
+#[test]
+fn samples_without_seq_at_the_same_ms_are_all_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 10);
+    let mut set = WriteSet::default();
+    for i in 0..3 {
+        set.sample("d", 5, None, 5, &values(f64::from(i)));
+    }
+    store.apply(set).unwrap();
+    let page = store.telemetry("d", all(), 10).unwrap();
+    assert_eq!(page.items.len(), 3);
+    assert!(page.items.iter().all(|s| s.seq.is_none()));
+}
+
+#[test]
+fn rejected_list_is_bounded_and_keeps_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 5);
+    for i in 0..12 {
+        let mut set = WriteSet::default();
+        set.reject(RejectedRecord {
+            id: 0,
+            at: i,
+            topic: format!("linli/s/d/{i}"),
+            reason: "malformed_json".into(),
+            detail: String::new(),
+            size: 1,
+            payload: "x".into(),
+            truncated: false,
+        });
+        store.apply(set).unwrap();
+    }
+    let page = store.rejected(0, 100).unwrap();
+    assert_eq!(
+        page.items.iter().map(|r| r.at).collect::<Vec<_>>(),
+        [7, 8, 9, 10, 11]
+    );
+    let first = store.rejected(0, 2).unwrap();
+    assert_eq!(first.items.len(), 2);
+    let rest = store
+        .rejected(first.next.unwrap().parse().unwrap(), 100)
+        .unwrap();
+    assert_eq!(rest.items.len(), 3);
+}
+
+#[test]
+fn retention_deletes_only_old_data_per_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 5);
+    let mut set = WriteSet::default();
+    set.device(&device("d"));
+    for ts in [100, 200, 300] {
+        set.sample("d", ts, Some(ts), ts, &values(1.0));
+        set.event(
+            "d",
+            &EventRecord {
+                ts,
+                seq: Some(ts),
+                recv: ts,
+                kind: "sos".into(),
+                data: Values::new(),
+            },
+        );
+    }
+    store.apply(set).unwrap();
+    let done = store.retain(250, 150).unwrap();
+    assert_eq!((done.telemetry, done.events), (2, 1));
+    assert_eq!(store.telemetry("d", all(), 10).unwrap().items.len(), 1);
+    assert_eq!(store.events("d", all(), 10).unwrap().items.len(), 2);
+}
+
+#[test]
+fn a_store_of_another_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema", &99u64.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(&StoreConfig {
+        path: dir.path().to_path_buf(),
+        ..StoreConfig::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("schema 99"), "{err}");
+}
