@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace. Installs the system packages the integration tests drive
+# (a real mosquitto broker) when they are missing, so it works on a fresh machine with Rust.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
+command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+cargo test --workspace "$@"
