@@ -7,6 +7,7 @@ pub mod config;
 pub mod devices;
 pub mod ingest;
 pub mod metrics;
+pub mod rules;
 pub mod shutdown;
 pub mod store;
 

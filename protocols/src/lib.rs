@@ -9,10 +9,12 @@
 
 extern crate alloc;
 
+mod alarm;
 mod decode;
 mod message;
 mod topic;
 
+pub use alarm::{Condition, Handling, Place, Severity, StaffAck, StaffNotification};
 pub use decode::{Limits, Reject, RejectReason, decode, is_valid_kind};
 pub use message::{
     Announce, Event, Location, Message, Status, StatusState, Telemetry, Value, Values,

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use linli_protocols::{RESERVED_IDS, is_valid_id};
 use serde::de::DeserializeOwned;
 
-use super::{Config, DeviceConfig, MqttConfig, SiteConfig, StoreConfig};
+use super::{
+    Config, DeviceConfig, EscalationConfig, GridConfig, HouseholdConfig, MqttConfig, RuleConfig,
+    SiteConfig, StaffConfig, StoreConfig,
+};
 
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +48,18 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const SECTIONS: [&str; 5] = ["site", "mqtt", "store", "http", "device"];
+const SECTIONS: [&str; 10] = [
+    "site",
+    "mqtt",
+    "store",
+    "http",
+    "device",
+    "staff",
+    "grid",
+    "household",
+    "escalation",
+    "rule",
+];
 
 impl Config {
     /// Reads and validates `path`.
@@ -105,6 +119,14 @@ fn parse_sections(text: &str, problems: &mut Vec<Problem>) -> Option<Config> {
     let http = section(&mut table, "http", false, problems);
     let devices = array::<DeviceConfig>(&mut table, "device", problems);
     check_devices(&devices, problems);
+    let staff = array::<StaffConfig>(&mut table, "staff", problems);
+    let grids = array::<GridConfig>(&mut table, "grid", problems);
+    let households = array::<HouseholdConfig>(&mut table, "household", problems);
+    let escalation = array::<EscalationConfig>(&mut table, "escalation", problems);
+    let rules = array::<RuleConfig>(&mut table, "rule", problems);
+    super::check::people(&staff, &grids, &households, problems);
+    super::check::escalation(&escalation, &staff, problems);
+    super::check::rules(&rules, problems);
     for key in table.keys() {
         problems.push(Problem {
             key: key.clone(),
@@ -118,6 +140,11 @@ fn parse_sections(text: &str, problems: &mut Vec<Problem>) -> Option<Config> {
         store: store?,
         http: http?,
         devices,
+        staff,
+        grids,
+        households,
+        escalation,
+        rules,
     })
 }
 
@@ -215,7 +242,8 @@ fn explain(section: &str, path: &str, message: &str) -> (String, String) {
     }
 }
 
-fn push(problems: &mut Vec<Problem>, key: &str, message: String, fix: &str) {
+/// Adds a problem.
+pub(super) fn push(problems: &mut Vec<Problem>, key: &str, message: String, fix: &str) {
     problems.push(Problem {
         key: key.into(),
         message,
@@ -231,6 +259,9 @@ fn check_site(site: &SiteConfig, problems: &mut Vec<Problem>) {
             format!("`{}` is not a valid id", site.id),
             "use 1 to 64 of A-Z a-z 0-9 _ . - (it becomes a topic level)",
         );
+    }
+    if let Err(e) = super::parse_utc_offset(&site.utc_offset) {
+        push(problems, "site.utc_offset", e, "write it like \"+08:00\"");
     }
 }
 

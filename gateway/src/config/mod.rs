@@ -1,8 +1,12 @@
 //! The one TOML configuration file. Only `[site]` and `[mqtt]` are required; every other field has
 //! a documented default. Loading reports every problem at once, each naming the key and the fix.
 
+mod area;
+mod check;
 mod duration;
 mod load;
+mod people;
+mod rules;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,8 +14,14 @@ use std::path::PathBuf;
 use linli_protocols::Location;
 use serde::{Deserialize, Serialize};
 
+pub use area::{Area, QuietHours, parse_utc_offset};
 pub use duration::Dur;
 pub use load::{ConfigError, Problem};
+pub use people::{
+    EscalationConfig, GridConfig, HouseholdConfig, Role, StaffConfig, StepConfig,
+    default_ack_timeout, default_repeat,
+};
+pub use rules::{Resolution, RuleConfig, RuleKind};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +36,16 @@ pub struct Config {
     pub http: HttpConfig,
     /// `[[device]]`: devices known before they announce themselves.
     pub devices: Vec<DeviceConfig>,
+    /// `[[staff]]`: people who receive alarms and use the API. With none, the API is open.
+    pub staff: Vec<StaffConfig>,
+    /// `[[grid]]`: grids of buildings.
+    pub grids: Vec<GridConfig>,
+    /// `[[household]]`: homes, for wellness rules and routing.
+    pub households: Vec<HouseholdConfig>,
+    /// `[[escalation]]`: escalation policies, first match wins.
+    pub escalation: Vec<EscalationConfig>,
+    /// `[[rule]]`: added or overriding rules.
+    pub rules: Vec<RuleConfig>,
 }
 
 /// `[site]`.
@@ -37,6 +57,13 @@ pub struct SiteConfig {
     /// Display name. Default: the id.
     #[serde(default)]
     pub name: Option<String>,
+    /// Local time offset, for quiet hours and messages. Default `"+08:00"`.
+    #[serde(default = "default_utc_offset")]
+    pub utc_offset: String,
+}
+
+fn default_utc_offset() -> String {
+    "+08:00".into()
 }
 
 /// `[mqtt]`.
