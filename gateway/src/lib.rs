@@ -1,6 +1,7 @@
 //! Linli's edge daemon. Data flows one way: [`ingest`] (MQTT in) → [`store`] (sled) → rules →
 //! alarms → notify; [`api`] reads the store. [`app`] wires the stages together.
 
+pub mod alarms;
 pub mod api;
 pub mod app;
 pub mod config;
