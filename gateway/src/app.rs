@@ -7,12 +7,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
+use crate::alarms::{Book, Directory, Policy};
 use crate::api::{self, ApiState};
 use crate::config::Config;
 use crate::devices::Registry;
-use crate::ingest::persist::{self, Persist};
 use crate::ingest::{self, BrokerAddr, Session};
 use crate::metrics::Metrics;
+use crate::notify::{Notifier, Publisher};
+use crate::pipeline::{self, Pipeline};
+use crate::rules::{Engine, Household};
 use crate::shutdown::Trigger;
 use crate::store::{Store, StoreError};
 
@@ -72,9 +75,28 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
     let (clients_tx, clients_rx) = watch::channel(client);
     let mut tasks = JoinSet::new();
 
-    let worker = Persist {
+    let mut engine = Engine::new(
+        crate::rules::merged(&config.rules),
+        households(&config),
+        crate::config::parse_utc_offset(&config.site.utc_offset).unwrap_or(8 * 3_600),
+    );
+    engine.restore_households(store.households()?);
+    let open = store.open_alarms()?;
+    info!(open = open.len(), "alarm book loaded");
+    let book = Book::new(
+        config.escalation.iter().map(Policy::from_config).collect(),
+        Directory::from_config(&config),
+        open,
+        store.next_alarm_id()?,
+    );
+    let (changes, _) = tokio::sync::broadcast::channel(CHANGES);
+    let outbox = Arc::new(tokio::sync::Notify::new());
+    let (commands_tx, commands_rx) = mpsc::channel(pipeline::COMMAND_QUEUE);
+    let worker = Pipeline {
         store: store.clone(),
         registry,
+        engine,
+        book,
         metrics: metrics.clone(),
         limits: linli_protocols::Limits {
             max_payload: config.mqtt.max_payload,
@@ -83,14 +105,33 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         site: config.site.id.clone(),
         clients: clients_rx,
         session: session.clone(),
+        changes: changes.clone(),
+        outbox: outbox.clone(),
     };
     let shutdown = trigger.subscribe();
     tasks.spawn(async move {
-        let result = worker.run(rx, shutdown).await;
+        let result = worker.run(rx, commands_rx, shutdown).await;
         if let Err(e) = &result {
-            persist::fatal(e);
+            pipeline::fatal(e);
         }
-        ("persist", result.is_ok())
+        ("pipeline", result.is_ok())
+    });
+    let notifier = Notifier {
+        store: store.clone(),
+        publisher: Publisher::new(
+            format!("{}-notify", config.client_id()),
+            &addr.0,
+            addr.1,
+            Duration::from_secs(5),
+        ),
+        site: config.site.id.clone(),
+        metrics: metrics.clone(),
+        wake: outbox,
+    };
+    let shutdown = trigger.subscribe();
+    tasks.spawn(async move {
+        notifier.run(shutdown).await;
+        ("notifier", true)
     });
     let mqtt = ingest::run(
         config.clone(),
@@ -112,11 +153,14 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         metrics.clone(),
         trigger.subscribe(),
     ));
-    let router = api::router(ApiState {
-        store: store.clone(),
+    let router = api::router(ApiState::new(
+        &config,
+        store.clone(),
         metrics,
         session,
-    });
+        commands_tx,
+        changes,
+    ));
     let mut http_shutdown = trigger.subscribe();
     tasks.spawn(async move {
         let served = axum::serve(listener, router)
@@ -152,6 +196,38 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// Alarm changes buffered for slow live-stream listeners.
+const CHANGES: usize = 1_024;
+
+fn households(config: &Config) -> Vec<Household> {
+    let ms = |d: crate::config::Dur| u64::try_from(d.0.as_millis()).unwrap_or(u64::MAX);
+    config
+        .households
+        .iter()
+        .map(|h| Household {
+            id: h.id.clone(),
+            place: h
+                .location
+                .as_ref()
+                .map_or_else(Default::default, |l| linli_protocols::Place {
+                    building: l.building.clone(),
+                    unit: l.unit.clone(),
+                    floor: l.floor,
+                    room: l.room.clone(),
+                }),
+            living_alone: h.living_alone,
+            devices: h.devices.clone(),
+            inactivity_ms: ms(h.inactivity),
+            water_window_ms: ms(h.water_window),
+            min_water_m3: h.min_water_m3,
+            quiet: h
+                .quiet_hours
+                .as_deref()
+                .and_then(|q| crate::config::QuietHours::parse(q).ok()),
+        })
+        .collect()
 }
 
 /// Deletes data past its retention once an hour.

@@ -43,6 +43,9 @@ pub struct Registry {
     windows: HashMap<String, SeqWindow>,
     dirty: HashSet<String>,
     dirty_windows: HashSet<String>,
+    /// When this registry was loaded: silence is counted from here at the earliest, so a hub
+    /// restart does not declare every device offline at once.
+    started: u64,
 }
 
 impl Registry {
@@ -59,6 +62,7 @@ impl Registry {
                 .into_iter()
                 .filter_map(|(id, b)| Some((id, SeqWindow::from_bytes(&b)?)))
                 .collect(),
+            started: now,
             ..Registry::default()
         };
         for c in configured {
@@ -193,7 +197,9 @@ impl Registry {
     pub fn sweep(&mut self, now: u64) -> Vec<String> {
         let mut gone = Vec::new();
         for d in self.devices.values_mut() {
-            let Some(last) = d.last_seen else { continue };
+            let Some(last) = d.last_seen.map(|l| l.max(self.started)) else {
+                continue;
+            };
             let limit = MISSED_HEARTBEATS * u64::from(d.heartbeat_s) * 1_000;
             if d.state == DeviceState::Online && now.saturating_sub(last) > limit {
                 d.state = DeviceState::Offline;

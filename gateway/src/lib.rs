@@ -8,6 +8,8 @@ pub mod config;
 pub mod devices;
 pub mod ingest;
 pub mod metrics;
+pub mod notify;
+pub mod pipeline;
 pub mod rules;
 pub mod shutdown;
 pub mod store;

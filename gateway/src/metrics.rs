@@ -36,6 +36,12 @@ pub struct Metrics {
     pub mqtt_reconnects: IntCounter,
     /// `linli_retention_deleted_total{class}`.
     pub retention_deleted: IntCounterVec,
+    /// `linli_alarms_raised_total{severity}`.
+    pub alarms_raised: IntCounterVec,
+    /// `linli_alarms_open{severity}`: alarms not yet resolved.
+    pub alarms_open: IntGaugeVec,
+    /// `linli_notifications_total{channel,outcome}`.
+    pub notifications: IntCounterVec,
 }
 
 impl Metrics {
@@ -130,8 +136,45 @@ impl Metrics {
                 "Records deleted past their retention, by data class.",
                 "class",
             ),
+            alarms_raised: counter_vec(
+                "linli_alarms_raised_total",
+                "Alarms raised, by severity.",
+                "severity",
+            ),
+            alarms_open: {
+                let m = IntGaugeVec::new(
+                    Opts::new("linli_alarms_open", "Alarms not yet resolved, by severity."),
+                    &["severity"],
+                )
+                .unwrap_or_else(|_| unreachable!());
+                registry
+                    .register(Box::new(m.clone()))
+                    .unwrap_or_else(|_| unreachable!());
+                m
+            },
+            notifications: {
+                let m = IntCounterVec::new(
+                    Opts::new(
+                        "linli_notifications_total",
+                        "Delivery attempts, by channel and outcome.",
+                    ),
+                    &["channel", "outcome"],
+                )
+                .unwrap_or_else(|_| unreachable!());
+                registry
+                    .register(Box::new(m.clone()))
+                    .unwrap_or_else(|_| unreachable!());
+                m
+            },
             registry,
         };
+        for s in linli_protocols::Severity::ALL {
+            m.alarms_raised.with_label_values(&[s.as_str()]);
+            m.alarms_open.with_label_values(&[s.as_str()]);
+        }
+        for outcome in ["delivered", "failed"] {
+            m.notifications.with_label_values(&["mqtt", outcome]);
+        }
         for c in [
             Channel::Telemetry,
             Channel::Event,

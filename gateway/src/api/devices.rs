@@ -5,6 +5,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
+use super::auth::Viewer;
 use super::{ApiError, ApiState, limit};
 use crate::store::{DeviceRecord, Page, Store, TimeRange};
 
@@ -40,6 +41,7 @@ impl From<DeviceRecord> for DeviceView {
 
 pub async fn list(
     State(s): State<ApiState>,
+    viewer: Viewer,
     q: Result<Query<DeviceQuery>, QueryRejection>,
 ) -> Result<Json<Page<DeviceView>>, ApiError> {
     let Query(q) = q?;
@@ -61,6 +63,7 @@ pub async fn list(
                 d.location.as_ref().and_then(|l| l.building.as_deref()) == Some(b.as_str())
             })
             && q.after.as_ref().is_none_or(|a| d.id.as_str() > a.as_str())
+            && sees(&viewer, d)
     };
     let mut items: Vec<DeviceView> = s
         .store
@@ -80,14 +83,19 @@ pub async fn list(
     }))
 }
 
+fn sees(viewer: &Viewer, d: &DeviceRecord) -> bool {
+    viewer.sees(
+        d.kind.as_deref().unwrap_or("unknown"),
+        &crate::rules::place_of(d),
+    )
+}
+
 pub async fn one(
     State(s): State<ApiState>,
+    viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Json<DeviceView>, ApiError> {
-    match s.store.device(&id)? {
-        Some(d) => Ok(Json(d.into())),
-        None => Err(ApiError::not_found(format!("no device `{id}`"))),
-    }
+    known(&s.store, &viewer, &id).await.map(|d| Json(d.into()))
 }
 
 /// Time-series filters: `from` / `to` in ms since the epoch (inclusive).
@@ -118,33 +126,36 @@ impl SeriesQuery {
     }
 }
 
-async fn known(store: &Store, id: &str) -> Result<(), ApiError> {
+/// A device the viewer may see, or 404.
+async fn known(store: &Store, viewer: &Viewer, id: &str) -> Result<DeviceRecord, ApiError> {
     match store.device(id)? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::not_found(format!("no device `{id}`"))),
+        Some(d) if sees(viewer, &d) => Ok(d),
+        _ => Err(ApiError::not_found(format!("no device `{id}`"))),
     }
 }
 
 pub async fn telemetry(
     State(s): State<ApiState>,
+    viewer: Viewer,
     Path(id): Path<String>,
     q: Result<Query<SeriesQuery>, QueryRejection>,
 ) -> Result<Json<Page<crate::store::Sample>>, ApiError> {
     let Query(q) = q?;
     let (range, limit) = (q.range()?, limit(q.limit)?);
-    known(&s.store, &id).await?;
+    known(&s.store, &viewer, &id).await?;
     let store = s.store.clone();
     blocking(move || store.telemetry(&id, range, limit)).await
 }
 
 pub async fn events(
     State(s): State<ApiState>,
+    viewer: Viewer,
     Path(id): Path<String>,
     q: Result<Query<SeriesQuery>, QueryRejection>,
 ) -> Result<Json<Page<crate::store::EventRecord>>, ApiError> {
     let Query(q) = q?;
     let (range, limit) = (q.range()?, limit(q.limit)?);
-    known(&s.store, &id).await?;
+    known(&s.store, &viewer, &id).await?;
     let store = s.store.clone();
     blocking(move || store.events(&id, range, limit)).await
 }
@@ -159,10 +170,18 @@ pub struct RejectedQuery {
 
 pub async fn rejected(
     State(s): State<ApiState>,
+    viewer: Viewer,
     q: Result<Query<RejectedQuery>, QueryRejection>,
 ) -> Result<Json<Page<crate::store::RejectedRecord>>, ApiError> {
     let Query(q) = q?;
     let limit = limit(q.limit)?;
+    if !viewer.sees("*", &Default::default()) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "forbidden",
+            "rejected payloads are for roles that see the whole site",
+        ));
+    }
     let store = s.store.clone();
     blocking(move || store.rejected(q.after.unwrap_or(0), limit)).await
 }

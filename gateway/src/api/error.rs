@@ -16,6 +16,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// Any status with a stable code.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> Self {
         ApiError {
@@ -57,6 +66,12 @@ impl From<StoreError> for ApiError {
 
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request(e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
         ApiError::bad_request(e.body_text())
     }
 }

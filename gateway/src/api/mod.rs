@@ -1,7 +1,10 @@
 //! HTTP: health, metrics and the read API. It reads the store; it never drives the pipeline.
 
+mod alarms;
+mod auth;
 mod devices;
 mod error;
+mod households;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,14 +12,19 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
 pub use error::ApiError;
 
+pub use auth::{Auth, Viewer};
+
+use crate::alarms::Alarm;
+use crate::config::Config;
 use crate::ingest::Session;
 use crate::metrics::Metrics;
+use crate::pipeline::Command;
 use crate::store::Store;
 
 /// What the handlers share.
@@ -28,6 +36,40 @@ pub struct ApiState {
     pub metrics: Metrics,
     /// MQTT readiness.
     pub session: Arc<Session>,
+    /// Requests to the pipeline worker (acknowledge, resolve, away mode).
+    pub commands: tokio::sync::mpsc::Sender<Command>,
+    /// Alarm changes, for the live stream.
+    pub changes: tokio::sync::broadcast::Sender<Alarm>,
+    /// Tokens and visibility.
+    pub auth: Arc<Auth>,
+    /// Configured households.
+    pub households: Arc<Vec<households::HouseholdInfo>>,
+}
+
+impl ApiState {
+    /// Everything the API needs.
+    pub fn new(
+        config: &Config,
+        store: Store,
+        metrics: Metrics,
+        session: Arc<Session>,
+        commands: tokio::sync::mpsc::Sender<Command>,
+        changes: tokio::sync::broadcast::Sender<Alarm>,
+    ) -> Self {
+        let auth = Arc::new(Auth::new(config));
+        if auth.is_open() {
+            tracing::warn!(listen = %config.http.listen, "no [[staff]] configured: the API is open to anyone who can reach it");
+        }
+        ApiState {
+            store,
+            metrics,
+            session,
+            commands,
+            changes,
+            auth,
+            households: households::from_config(config),
+        }
+    }
 }
 
 /// Default and largest page sizes of list endpoints.
@@ -45,6 +87,14 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/devices/{id}/telemetry", get(devices::telemetry))
         .route("/api/v1/devices/{id}/events", get(devices::events))
         .route("/api/v1/rejected", get(devices::rejected))
+        .route("/api/v1/alarms", get(alarms::list))
+        .route("/api/v1/alarms/stream", get(alarms::stream))
+        .route("/api/v1/alarms/{id}", get(alarms::one))
+        .route("/api/v1/alarms/{id}/ack", post(alarms::ack))
+        .route("/api/v1/alarms/{id}/resolve", post(alarms::resolve))
+        .route("/api/v1/audit", get(alarms::audit))
+        .route("/api/v1/households", get(households::list))
+        .route("/api/v1/households/{id}/away", post(households::away))
         .fallback(|| async {
             ApiError::not_found("no such endpoint; see /api/v1/devices, /api/v1/rejected")
         })

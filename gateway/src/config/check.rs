@@ -146,7 +146,7 @@ pub(super) fn people(
                 "use \"12h\"",
             );
         }
-        if !(h.min_water_m3 >= 0.0) {
+        if h.min_water_m3.is_nan() || h.min_water_m3 < 0.0 {
             push(
                 problems,
                 &key("min_water_m3"),

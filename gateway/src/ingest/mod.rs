@@ -1,8 +1,7 @@
 //! MQTT in: one task drives the rumqttc event loop and hands each publish, unacknowledged, to the
-//! persist worker ([`persist`]), which stores a batch, flushes, and only then acknowledges.
+//! pipeline worker ([`crate::pipeline`]), which stores a batch, flushes, and only then acknowledges.
 
 pub mod dedup;
-pub mod persist;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -138,7 +137,12 @@ pub async fn run(
                 // The broker may remember the subscription; subscribing again is harmless and
                 // covers a broker that lost its state.
                 let client = clients.borrow().clone();
-                if let Err(e) = client.try_subscribe(&topic, QoS::AtLeastOnce) {
+                let filters = [
+                    topic.clone(),
+                    format!("linli/{}/staff/+/ack", config.site.id),
+                ]
+                .map(|path| rumqttc::SubscribeFilter::new(path, QoS::AtLeastOnce));
+                if let Err(e) = client.try_subscribe_many(filters) {
                     warn!(error = %e, "subscribe request not queued");
                 }
             }

@@ -9,6 +9,28 @@ pub const TELEMETRY: u8 = b'T';
 pub const EVENT: u8 = b'E';
 /// Key prefix of per-device duplicate windows.
 pub const WINDOW: u8 = b'W';
+/// Key prefix of alarm records, by id.
+pub const ALARM: u8 = b'A';
+/// Key prefix of the index of alarms not yet resolved.
+pub const OPEN: u8 = b'O';
+/// Key prefix of the notification outbox.
+pub const OUTBOX: u8 = b'N';
+/// Key prefix of the audit trail.
+pub const AUDIT: u8 = b'U';
+/// Key prefix of household states.
+pub const HOUSEHOLD: u8 = b'H';
+
+/// `prefix ‖ id` (big-endian), for records numbered in order.
+pub fn id_key(prefix: u8, id: u64) -> [u8; 9] {
+    let mut k = [prefix; 9];
+    k[1..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The id of an [`id_key`].
+pub fn key_id(k: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(k.get(1..9)?.try_into().ok()?))
+}
 
 /// `prefix ‖ len(id) ‖ id ‖ ts ‖ seq`.
 pub fn series_key(prefix: u8, id: &str, ts: u64, seq: u64) -> Vec<u8> {

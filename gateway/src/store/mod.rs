@@ -4,6 +4,7 @@
 //! one tree so that one `apply_batch` stores a message and its dedup state atomically; `devices`
 //! holds the registry (JSON); `rejected` the bounded list of refused payloads; `meta` the schema.
 
+mod book;
 mod codec;
 mod records;
 mod retention;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use linli_protocols::Values;
 
+pub use book::{AlarmFilter, OutboxItem, OutboxKind};
 pub use records::{
     DeviceRecord, DeviceSource, DeviceState, EventRecord, LastEvent, Page, RejectedRecord, Sample,
     StateReason,
@@ -76,6 +78,8 @@ pub struct Store {
     rejected: sled::Tree,
     rejected_max: usize,
     next_rejected: std::sync::Arc<AtomicU64>,
+    next_outbox: std::sync::Arc<AtomicU64>,
+    next_audit: std::sync::Arc<AtomicU64>,
 }
 
 /// Writes gathered by the ingest worker, applied together by [`Store::apply`].
@@ -84,7 +88,10 @@ pub struct WriteSet {
     series: sled::Batch,
     devices: sled::Batch,
     rejected: Vec<RejectedRecord>,
+    outbox: Vec<OutboxItem>,
+    audit: Vec<crate::alarms::AuditEntry>,
     len: usize,
+    writes: usize,
 }
 
 impl WriteSet {
@@ -99,10 +106,12 @@ impl WriteSet {
             v,
         );
         self.len += 1;
+        self.writes += 1;
     }
 
     /// Adds a device event.
     pub fn event(&mut self, id: &str, event: &EventRecord) {
+        self.writes += 1;
         let key = codec::series_key(
             codec::EVENT,
             id,
@@ -117,12 +126,14 @@ impl WriteSet {
 
     /// Records the duplicate window of a device, in the same atomic batch as its samples.
     pub fn window(&mut self, id: &str, window: &[u8]) {
+        self.writes += 1;
         self.series
             .insert(codec::device_prefix(codec::WINDOW, id), window);
     }
 
     /// Writes a device record.
     pub fn device(&mut self, device: &DeviceRecord) {
+        self.writes += 1;
         self.devices.insert(
             device.id.as_bytes(),
             serde_json::to_vec(device).unwrap_or_default(),
@@ -131,6 +142,7 @@ impl WriteSet {
 
     /// Keeps a refused payload (its `id` is assigned on apply).
     pub fn reject(&mut self, record: RejectedRecord) {
+        self.writes += 1;
         self.rejected.push(record);
         self.len += 1;
     }
@@ -140,9 +152,9 @@ impl WriteSet {
         self.len
     }
 
-    /// True when nothing was added.
+    /// True when nothing at all was added.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.writes == 0
     }
 }
 
@@ -188,8 +200,13 @@ impl Store {
             .map_err(io("read rejected"))?
             .and_then(|(k, _)| k.as_ref().try_into().ok().map(u64::from_be_bytes))
             .map_or(1, |last| last + 1);
+        let series = db.open_tree("series").map_err(io("open series"))?;
+        let next_outbox = book::next_key(&series, codec::OUTBOX)?;
+        let next_audit = book::next_key(&series, codec::AUDIT)?;
         Ok(Store {
-            series: db.open_tree("series").map_err(io("open series"))?,
+            next_outbox: std::sync::Arc::new(AtomicU64::new(next_outbox)),
+            next_audit: std::sync::Arc::new(AtomicU64::new(next_audit)),
+            series,
             devices: db.open_tree("devices").map_err(io("open devices"))?,
             rejected,
             rejected_max: config.rejected_max,
@@ -199,7 +216,18 @@ impl Store {
     }
 
     /// Applies a write set (not yet durable: call [`Store::flush`]).
-    pub fn apply(&self, set: WriteSet) -> Result<()> {
+    pub fn apply(&self, mut set: WriteSet) -> Result<()> {
+        // Outbox and audit go into the same atomic batch as the alarm transitions behind them.
+        for mut item in std::mem::take(&mut set.outbox) {
+            item.id = self.next_outbox.fetch_add(1, Ordering::Relaxed);
+            let v = serde_json::to_vec(&item).unwrap_or_default();
+            set.series.insert(&codec::id_key(codec::OUTBOX, item.id), v);
+        }
+        for mut entry in std::mem::take(&mut set.audit) {
+            entry.id = self.next_audit.fetch_add(1, Ordering::Relaxed);
+            let v = serde_json::to_vec(&entry).unwrap_or_default();
+            set.series.insert(&codec::id_key(codec::AUDIT, entry.id), v);
+        }
         self.series
             .apply_batch(set.series)
             .map_err(io("write series"))?;

@@ -1,24 +1,44 @@
-//! The persist worker: decode a batch, store it with one write per tree, flush, then acknowledge
-//! in receive order. This is invariant 1: nothing is acknowledged before it is durable (or
-//! recorded as rejected), so a `kill -9` loses nothing the broker considers delivered.
+//! The pipeline worker: decode a batch, evaluate rules, move alarms, store it all with one atomic
+//! batch, flush, then acknowledge in receive order. Invariant 1: nothing is acknowledged before it
+//! is durable (or recorded as rejected). Invariant 2: an alarm transition and the notifications it
+//! queues are durable before the notifier sends anything.
+//!
+//! The worker owns all mutable pipeline state (device registry, rule engine, alarm book); the API
+//! reaches it only through [`Command`]s.
+
+mod commands;
+mod effects;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use linli_protocols::{Channel, DeviceTopic, Limits, Message, Reject, TopicError, decode};
+use linli_protocols::{
+    Channel, DeviceTopic, Limits, Message, Reject, RejectReason, StaffAck, TopicError, decode,
+};
 use rumqttc::{AsyncClient, QoS};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tracing::{error, warn};
 
-use super::{Incoming, Session};
+pub use commands::{Command, CommandError};
+
+use crate::alarms::{Alarm, Book, Effects};
 use crate::devices::Registry;
+use crate::ingest::{Incoming, Session};
 use crate::metrics::Metrics;
+use crate::rules::Engine;
 use crate::shutdown::Shutdown;
 use crate::store::{DeviceState, EventRecord, RejectedRecord, Store, StoreError, WriteSet};
 
 /// Most messages stored by one batch (one `apply_batch` + one flush).
 pub const MAX_BATCH: usize = 4_096;
+
+/// Commands waiting for the worker; senders wait when it is full.
+pub const COMMAND_QUEUE: usize = 256;
+
+/// How often timers (silence, escalation, households, doors) are checked: "late by at most a
+/// second" with room to spare.
+pub const TICK: Duration = Duration::from_millis(250);
 
 /// Rejected payloads are kept up to this many bytes.
 const KEEP_PAYLOAD: usize = 1_024;
@@ -27,13 +47,17 @@ const KEEP_PAYLOAD: usize = 1_024;
 const FUTURE_SKEW_MS: u64 = 10 * 60 * 1_000;
 const PAST_SKEW_MS: u64 = 400 * 86_400 * 1_000;
 
-/// The worker's state; it owns the device registry.
+/// The worker and everything it owns.
 #[derive(Debug)]
-pub struct Persist {
+pub struct Pipeline {
     /// The store.
     pub store: Store,
-    /// The registry, loaded from the store.
+    /// The device registry, loaded from the store.
     pub registry: Registry,
+    /// The rule engine.
+    pub engine: Engine,
+    /// The alarm book, loaded from the store.
+    pub book: Book,
     /// Metrics.
     pub metrics: Metrics,
     /// Payload limits.
@@ -44,6 +68,10 @@ pub struct Persist {
     pub clients: watch::Receiver<AsyncClient>,
     /// Session epoch.
     pub session: Arc<Session>,
+    /// Alarm changes for live streams (lagging listeners miss some and resync).
+    pub changes: broadcast::Sender<Alarm>,
+    /// Wakes the notifier after new deliveries are durable.
+    pub outbox: Arc<Notify>,
 }
 
 /// Per-batch counts, applied to the metrics once the batch is durable.
@@ -56,16 +84,17 @@ struct Tally {
     gaps: u64,
 }
 
-impl Persist {
+impl Pipeline {
     /// Runs until shutdown or until the store fails (then the daemon must stop: nothing more can
     /// be acknowledged safely).
     pub async fn run(
         mut self,
         mut rx: mpsc::Receiver<Incoming>,
+        mut commands: mpsc::Receiver<Command>,
         mut shutdown: Shutdown,
     ) -> Result<(), StoreError> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -77,25 +106,22 @@ impl Persist {
                     }
                     self.handle(&mut batch).await?;
                 }
-                _ = tick.tick() => self.sweep().await?,
+                Some(command) = commands.recv() => self.command(command).await?,
+                _ = tick.tick() => self.tick().await?,
             }
         }
-        let mut set = WriteSet::default();
-        self.registry.persist(&mut set);
-        self.store.apply(set)?;
-        self.store.flush().await
+        self.commit(WriteSet::default(), Effects::default()).await
     }
 
     async fn handle(&mut self, batch: &mut Vec<Incoming>) -> Result<(), StoreError> {
         let started = Instant::now();
         let mut set = WriteSet::default();
+        let mut fx = Effects::default();
         let mut tally = Tally::default();
         for incoming in batch.iter() {
-            self.classify(incoming, &mut set, &mut tally);
+            self.classify(incoming, &mut set, &mut fx, &mut tally);
         }
-        self.registry.persist(&mut set);
-        self.store.apply(set)?;
-        self.store.flush().await?;
+        self.commit(set, fx).await?;
         self.metrics
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -115,8 +141,17 @@ impl Persist {
         Ok(())
     }
 
-    fn classify(&mut self, incoming: &Incoming, set: &mut WriteSet, tally: &mut Tally) {
+    fn classify(
+        &mut self,
+        incoming: &Incoming,
+        set: &mut WriteSet,
+        fx: &mut Effects,
+        tally: &mut Tally,
+    ) {
         let publish = &incoming.publish;
+        if let Some(staff_id) = staff_ack_topic(&self.site, &publish.topic) {
+            return self.staff_ack(incoming, staff_id, set, fx, tally);
+        }
         let topic = match DeviceTopic::parse(&self.site, &publish.topic) {
             Ok(t) if t.channel != Channel::Cmd => t,
             // The hub's own topics and commands to devices travel under the same wildcard.
@@ -137,15 +172,13 @@ impl Persist {
             Err(reject) => return self.reject(incoming, reject, set, tally),
         };
         let id = topic.device_id;
-        let seen = self
-            .registry
-            .observe(id, &message, publish.retain, incoming.recv);
+        let recv = incoming.recv;
+        let seen = self.registry.observe(id, &message, publish.retain, recv);
         if seen.duplicate {
             tally.duplicates += 1;
             return;
         }
         tally.gaps += seen.gap;
-        let recv = incoming.recv;
         match &message {
             Message::Telemetry(t) => {
                 set.sample(id, sample_time(t.ts, recv), t.seq, recv, &t.values)
@@ -162,6 +195,15 @@ impl Persist {
             ),
             Message::Status(_) | Message::Announce(_) => {}
         }
+        if let Some(device) = self.registry.get(id) {
+            let mut signals = self.engine.on_message(device, &message, recv);
+            if seen.became.is_some() {
+                signals.extend(self.engine.on_state(device, recv));
+            }
+            for s in signals {
+                fx.extend(self.book.signal(&s, recv));
+            }
+        }
         let slot = match topic.channel {
             Channel::Telemetry => 0,
             Channel::Event => 1,
@@ -169,6 +211,40 @@ impl Persist {
             _ => 3,
         };
         tally.stored[slot] += 1;
+    }
+
+    fn staff_ack(
+        &mut self,
+        incoming: &Incoming,
+        staff_id: &str,
+        set: &mut WriteSet,
+        fx: &mut Effects,
+        tally: &mut Tally,
+    ) {
+        let ack: StaffAck = match serde_json::from_slice(&incoming.publish.payload) {
+            Ok(a) => a,
+            Err(e) => {
+                let reject = Reject {
+                    reason: RejectReason::Malformed,
+                    detail: format!("staff ack: {e}"),
+                };
+                return self.reject(incoming, reject, set, tally);
+            }
+        };
+        match commands::act_as(
+            &mut self.book,
+            staff_id,
+            &ack.alarm_id,
+            false,
+            ack.note,
+            "mqtt",
+            incoming.recv,
+        ) {
+            Ok(done) => fx.extend(done),
+            Err(e) => {
+                warn!(staff_id, alarm_id = %ack.alarm_id, error = %e, "staff acknowledgement refused")
+            }
+        }
     }
 
     fn reject(&self, incoming: &Incoming, reject: Reject, set: &mut WriteSet, tally: &mut Tally) {
@@ -191,15 +267,13 @@ impl Persist {
     }
 
     fn count(&self, tally: Tally) {
-        for (slot, channel) in [
+        let channels = [
             Channel::Telemetry,
             Channel::Event,
             Channel::Status,
             Channel::Announce,
-        ]
-        .iter()
-        .enumerate()
-        {
+        ];
+        for (slot, channel) in channels.iter().enumerate() {
             if tally.stored[slot] > 0 {
                 self.metrics
                     .received
@@ -227,15 +301,26 @@ impl Persist {
         }
     }
 
-    async fn sweep(&mut self) -> Result<(), StoreError> {
-        let gone = self.registry.sweep(crate::now_ms());
+    /// Timers: silent devices, rule timers, escalation steps.
+    async fn tick(&mut self) -> Result<(), StoreError> {
+        let now = crate::now_ms();
+        let mut fx = Effects::default();
+        let gone = self.registry.sweep(now);
         if !gone.is_empty() {
             warn!(count = gone.len(), first = %gone[0], "devices silent for 3 heartbeats: offline");
-            let mut set = WriteSet::default();
-            self.registry.persist(&mut set);
-            self.store.apply(set)?;
-            self.store.flush().await?;
         }
+        let mut signals = Vec::new();
+        for id in &gone {
+            if let Some(d) = self.registry.get(id) {
+                signals.extend(self.engine.on_state(d, now));
+            }
+        }
+        signals.extend(self.engine.tick(now));
+        for s in signals {
+            fx.extend(self.book.signal(&s, now));
+        }
+        fx.extend(self.book.tick(now));
+        self.commit(WriteSet::default(), fx).await?;
         for state in DeviceState::ALL {
             self.metrics
                 .devices
@@ -249,6 +334,15 @@ impl Persist {
     }
 }
 
+/// The staff id of `linli/{site}/staff/{id}/ack`.
+fn staff_ack_topic<'a>(site: &str, topic: &'a str) -> Option<&'a str> {
+    let rest = topic
+        .strip_prefix("linli/")?
+        .strip_prefix(site)?
+        .strip_prefix("/staff/")?;
+    rest.strip_suffix("/ack").filter(|id| !id.contains('/'))
+}
+
 /// The time a sample is filed under: the device's clock when plausible, else the hub's.
 pub fn sample_time(ts: Option<u64>, recv: u64) -> u64 {
     match ts {
@@ -260,4 +354,29 @@ pub fn sample_time(ts: Option<u64>, recv: u64) -> u64 {
 /// Logs a fatal store error with context.
 pub fn fatal(e: &StoreError) {
     error!(error = %e, "store failed; stopping so that nothing is acknowledged unsafely");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_ack_topics() {
+        assert_eq!(
+            staff_ack_topic("sg", "linli/sg/staff/wang/ack"),
+            Some("wang")
+        );
+        assert_eq!(staff_ack_topic("sg", "linli/sg/staff/wang/notify"), None);
+        assert_eq!(staff_ack_topic("sg", "linli/sg/staff/a/b/ack"), None);
+        assert_eq!(staff_ack_topic("sg", "linli/other/staff/wang/ack"), None);
+    }
+
+    #[test]
+    fn implausible_device_clocks_fall_back_to_the_hub() {
+        let recv = 1_800_000_000_000;
+        assert_eq!(sample_time(Some(recv - 5_000), recv), recv - 5_000);
+        assert_eq!(sample_time(Some(5), recv), recv);
+        assert_eq!(sample_time(Some(recv + FUTURE_SKEW_MS + 1), recv), recv);
+        assert_eq!(sample_time(None, recv), recv);
+    }
 }

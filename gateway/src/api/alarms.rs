@@ -1,0 +1,244 @@
+//! Alarms: list, one with its timeline, acknowledge, resolve, a live stream; and the audit trail.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use linli_protocols::{Handling, Severity};
+use serde::Deserialize;
+use tokio::sync::{broadcast, oneshot};
+
+use super::auth::Viewer;
+use super::{ApiError, ApiState, limit};
+use crate::alarms::{ActError, Alarm, AuditEntry};
+use crate::pipeline::{Command, CommandError};
+use crate::store::{AlarmFilter, Page};
+
+/// `GET /api/v1/alarms` filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmQuery {
+    status: Option<Handling>,
+    severity: Option<Severity>,
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+pub async fn list(
+    State(s): State<ApiState>,
+    viewer: Viewer,
+    q: Result<Query<AlarmQuery>, QueryRejection>,
+) -> Result<Json<Page<Alarm>>, ApiError> {
+    let Query(q) = q?;
+    let limit = limit(q.limit)?;
+    let filter = AlarmFilter {
+        status: q.status,
+        severity: q.severity,
+        after: q.after.unwrap_or(0),
+    };
+    let store = s.store.clone();
+    let page = tokio::task::spawn_blocking(move || {
+        store.alarms(&filter, limit, |a| viewer.sees(&a.class, &a.place))
+    })
+    .await
+    .map_err(|e| ApiError::bad_request(format!("query aborted: {e}")))??;
+    Ok(Json(page))
+}
+
+/// An alarm the viewer may see, or 404 (never 403: ids do not leak).
+fn visible(s: &ApiState, viewer: &Viewer, id: &str) -> Result<Alarm, ApiError> {
+    match s.store.alarm(id)? {
+        Some(a) if viewer.sees(&a.class, &a.place) => Ok(a),
+        _ => Err(ApiError::not_found(format!("no alarm `{id}`"))),
+    }
+}
+
+pub async fn one(
+    State(s): State<ApiState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Json<Alarm>, ApiError> {
+    visible(&s, &viewer, &id).map(Json)
+}
+
+/// Body of ack and resolve.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActBody {
+    /// Who, when the API is open; ignored (the token says who) otherwise.
+    by: Option<String>,
+    /// What was done.
+    note: Option<String>,
+}
+
+pub async fn ack(
+    s: State<ApiState>,
+    viewer: Viewer,
+    id: Path<String>,
+    body: Result<Json<ActBody>, JsonRejection>,
+) -> Result<Json<Alarm>, ApiError> {
+    act(s, viewer, id, body, false).await
+}
+
+pub async fn resolve(
+    s: State<ApiState>,
+    viewer: Viewer,
+    id: Path<String>,
+    body: Result<Json<ActBody>, JsonRejection>,
+) -> Result<Json<Alarm>, ApiError> {
+    act(s, viewer, id, body, true).await
+}
+
+async fn act(
+    State(s): State<ApiState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    body: Result<Json<ActBody>, JsonRejection>,
+    resolve: bool,
+) -> Result<Json<Alarm>, ApiError> {
+    let Json(body) = body?;
+    let alarm = visible(&s, &viewer, &id)?;
+    let by = match &viewer {
+        Viewer::Open => body
+            .by
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or_else(|| "anonymous".into()),
+        Viewer::Staff(p, _) => p.id.clone(),
+    };
+    let (reply, answer) = oneshot::channel();
+    let command = Command::Act {
+        alarm_id: id.clone(),
+        resolve,
+        by,
+        note: body.note,
+        via: "api",
+        reply,
+    };
+    ask(&s, command, answer)
+        .await?
+        .map(Json)
+        .map_err(|e| match e {
+            CommandError::Act(ActError::NotOpen(_)) if alarm.status == Handling::Resolved => {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "resolved",
+                    format!("alarm `{id}` is already resolved"),
+                )
+            }
+            CommandError::Act(e @ ActError::AlreadyAcknowledged { .. }) => {
+                ApiError::new(StatusCode::CONFLICT, "acknowledged", e.to_string())
+            }
+            CommandError::Act(e @ ActError::NoteRequired(_)) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "note_required",
+                e.to_string(),
+            ),
+            other => ApiError::not_found(other.to_string()),
+        })
+}
+
+/// Sends a command to the pipeline worker and waits for its answer.
+pub async fn ask<T>(
+    s: &ApiState,
+    command: Command,
+    answer: oneshot::Receiver<Result<T, CommandError>>,
+) -> Result<Result<T, CommandError>, ApiError> {
+    let unavailable = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "stopping",
+            "the hub is shutting down",
+        )
+    };
+    s.commands.send(command).await.map_err(|_| unavailable())?;
+    tokio::time::timeout(Duration::from_secs(10), answer)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "the pipeline did not answer in 10 s",
+            )
+        })?
+        .map_err(|_| unavailable())
+}
+
+/// `GET /api/v1/alarms/stream`: server-sent events, one `alarm` event per change the viewer may
+/// see. A listener too slow to keep up gets a `resync` event and should re-read the list.
+pub async fn stream(
+    State(s): State<ApiState>,
+    viewer: Viewer,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let rx = s.changes.subscribe();
+    let events = futures_util::stream::unfold((rx, viewer), |(mut rx, viewer)| async move {
+        loop {
+            let event = match rx.recv().await {
+                Ok(a) if viewer.sees(&a.class, &a.place) => Event::default()
+                    .event("alarm")
+                    .id(a.id.clone())
+                    .json_data(&a)
+                    .unwrap_or_default(),
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    Event::default().event("resync").data(n.to_string())
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            return Some((Ok(event), (rx, viewer)));
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// `GET /api/v1/audit` filters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    after: Option<u64>,
+    limit: Option<usize>,
+    alarm_id: Option<String>,
+    actor: Option<String>,
+}
+
+pub async fn audit(
+    State(s): State<ApiState>,
+    viewer: Viewer,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Page<AuditEntry>>, ApiError> {
+    let Query(q) = q?;
+    let limit = limit(q.limit)?;
+    let store = s.store.clone();
+    let page = tokio::task::spawn_blocking(move || {
+        let seen: std::cell::RefCell<HashMap<String, bool>> = Default::default();
+        store.audit(q.after.unwrap_or(0), limit, |e| {
+            let wanted = q
+                .alarm_id
+                .as_ref()
+                .is_none_or(|id| e.alarm_id.as_ref() == Some(id))
+                && q.actor.as_ref().is_none_or(|a| &e.actor == a);
+            if !wanted || viewer.sees_all_audit() {
+                return wanted;
+            }
+            // Others see the records of alarms they may see, and their own actions.
+            match &e.alarm_id {
+                Some(id) => *seen.borrow_mut().entry(id.clone()).or_insert_with(|| {
+                    store
+                        .alarm(id)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|a| viewer.sees(&a.class, &a.place))
+                }),
+                None => e.actor == viewer.id(),
+            }
+        })
+    })
+    .await
+    .map_err(|e| ApiError::bad_request(format!("query aborted: {e}")))??;
+    Ok(Json(page))
+}
