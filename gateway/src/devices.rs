@@ -226,9 +226,24 @@ impl Registry {
         }
     }
 
-    /// Devices per state.
-    pub fn count(&self, state: DeviceState) -> usize {
-        self.devices.values().filter(|d| d.state == state).count()
+    /// Devices per (kind family, state), with `silent` for offline by missed heartbeats; every
+    /// combination is present, zero or not, so a gauge can be set from it.
+    pub fn counts(&self) -> HashMap<(&'static str, &'static str), usize> {
+        let mut counts: HashMap<_, usize> = crate::metrics::CLASSES
+            .iter()
+            .flat_map(|c| ["online", "offline", "silent"].map(|s| ((*c, s), 0)))
+            .collect();
+        for d in self.devices.values() {
+            let state = match (d.state, d.state_reason) {
+                (DeviceState::Online, _) => "online",
+                (DeviceState::Offline, StateReason::Silence) => "silent",
+                (DeviceState::Offline, _) => "offline",
+            };
+            *counts
+                .entry((crate::metrics::class_label(d.kind.as_deref()), state))
+                .or_default() += 1;
+        }
+        counts
     }
 }
 

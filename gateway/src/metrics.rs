@@ -1,20 +1,40 @@
-//! Every metric the hub exports, declared once and typed. Label values come from enums, never from
+//! Every metric the hub exports, declared once and typed. Label values come from closed sets
+//! (channels, reasons, severities, kind families, roles, rule names from the config), never from
 //! device ids, so cardinality stays bounded.
 
+use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use linli_protocols::{Channel, RejectReason};
+use linli_protocols::{Channel, RejectReason, Severity};
 
 use crate::store::DeviceState;
+
+/// Kind families used as the `class` label: the first segment of a dotted kind.
+pub const CLASSES: [&str; 4] = ["care", "access", "facility", "other"];
+
+/// The `class` label of a device kind or alarm class.
+pub fn class_label(kind: Option<&str>) -> &'static str {
+    match kind.and_then(|k| k.split('.').next()) {
+        Some("care") => "care",
+        Some("access") => "access",
+        Some("facility") => "facility",
+        _ => "other",
+    }
+}
+
+/// Buckets for human response times: seconds to an hour.
+const RESPONSE_BUCKETS: [f64; 12] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+];
 
 /// The hub's metrics.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
-    /// `linli_messages_received_total{channel}`: accepted and durably stored.
+    /// `linli_messages_received_total{channel,class}`: accepted and durably stored.
     pub received: IntCounterVec,
     /// `linli_messages_rejected_total{reason}`.
     pub rejected: IntCounterVec,
@@ -28,79 +48,88 @@ pub struct Metrics {
     pub batch_messages: Histogram,
     /// `linli_store_size_bytes`.
     pub store_bytes: IntGauge,
-    /// `linli_devices{state}`.
+    /// `linli_devices{class,state}`, state `online` / `offline` / `silent`.
     pub devices: IntGaugeVec,
-    /// `linli_mqtt_connected`: 1 while subscribed.
+    /// `linli_mqtt_connected`: 1 while the hub is subscribed.
     pub mqtt_connected: IntGauge,
     /// `linli_mqtt_reconnects_total`.
     pub mqtt_reconnects: IntCounter,
-    /// `linli_retention_deleted_total{class}`.
+    /// `linli_retention_deleted_total{class}` (data class: telemetry, events).
     pub retention_deleted: IntCounterVec,
-    /// `linli_alarms_raised_total{severity}`.
+    /// `linli_alarms_raised_total{rule,severity}`.
     pub alarms_raised: IntCounterVec,
-    /// `linli_alarms_open{severity}`: alarms not yet resolved.
+    /// `linli_alarms_open{class,severity}`: alarms not yet resolved.
     pub alarms_open: IntGaugeVec,
+    /// `linli_alarm_first_notification_seconds{class}`: raise → a first-step notification delivered.
+    pub first_notification: HistogramVec,
+    /// `linli_alarm_ack_seconds{class,role}`: raise → acknowledged, by the acknowledger's role.
+    pub ack_seconds: HistogramVec,
+    /// `linli_escalations_total{step}`.
+    pub escalations: IntCounterVec,
     /// `linli_notifications_total{channel,outcome}`.
     pub notifications: IntCounterVec,
+    /// `linli_outbox_backlog`: deliveries waiting.
+    pub outbox_backlog: IntGauge,
+    /// `linli_outbox_oldest_seconds`: age of the oldest waiting delivery.
+    pub outbox_oldest: IntGauge,
+}
+
+/// Registers a collector. Metric definitions are static, so a failure is a programming error
+/// that every test run would hit at once.
+#[allow(clippy::expect_used)]
+fn reg<C: Collector + Clone + 'static>(registry: &Registry, c: prometheus::Result<C>) -> C {
+    let c = c.expect("static metric definition");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
 }
 
 impl Metrics {
     /// Registers every metric; every label combination starts at zero so rates work at once.
     pub fn new() -> Self {
-        let registry = Registry::new();
-        let counter_vec = |name: &str, help: &str, label: &str| {
-            let m = IntCounterVec::new(Opts::new(name, help), &[label])
-                .unwrap_or_else(|_| unreachable!());
-            registry
-                .register(Box::new(m.clone()))
-                .unwrap_or_else(|_| unreachable!());
-            m
+        let r = Registry::new();
+        let counter = |n: &str, h: &str| reg(&r, IntCounter::new(n, h));
+        let counters =
+            |n: &str, h: &str, l: &[&str]| reg(&r, IntCounterVec::new(Opts::new(n, h), l));
+        let gauge = |n: &str, h: &str| reg(&r, IntGauge::new(n, h));
+        let gauges = |n: &str, h: &str, l: &[&str]| reg(&r, IntGaugeVec::new(Opts::new(n, h), l));
+        let histograms = |n: &str, h: &str, l: &[&str], b: &[f64]| {
+            reg(
+                &r,
+                HistogramVec::new(HistogramOpts::new(n, h).buckets(b.to_vec()), l),
+            )
         };
-        let counter = |name: &str, help: &str| {
-            let m = IntCounter::new(name, help).unwrap_or_else(|_| unreachable!());
-            registry
-                .register(Box::new(m.clone()))
-                .unwrap_or_else(|_| unreachable!());
-            m
+        let histogram = |n: &str, h: &str, b: &[f64]| {
+            reg(
+                &r,
+                Histogram::with_opts(HistogramOpts::new(n, h).buckets(b.to_vec())),
+            )
         };
-        let gauge = |name: &str, help: &str| {
-            let m = IntGauge::new(name, help).unwrap_or_else(|_| unreachable!());
-            registry
-                .register(Box::new(m.clone()))
-                .unwrap_or_else(|_| unreachable!());
-            m
-        };
-        let histogram = |name: &str, help: &str, buckets: Vec<f64>| {
-            let m = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
-                .unwrap_or_else(|_| unreachable!());
-            registry
-                .register(Box::new(m.clone()))
-                .unwrap_or_else(|_| unreachable!());
-            m
-        };
-        let devices = IntGaugeVec::new(
-            Opts::new("linli_devices", "Devices by connection state."),
-            &["state"],
-        )
-        .unwrap_or_else(|_| unreachable!());
-        registry
-            .register(Box::new(devices.clone()))
-            .unwrap_or_else(|_| unreachable!());
-
+        let build = gauges(
+            "linli_build_info",
+            "Build of the running hub.",
+            &["version"],
+        );
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        // RSS, CPU, open fds: process_* series.
+        let _ = r.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
         let m = Metrics {
-            received: counter_vec(
+            received: counters(
                 "linli_messages_received_total",
-                "Device messages accepted and durably stored, by channel.",
-                "channel",
+                "Device messages accepted and durably stored, by channel and device class.",
+                &["channel", "class"],
             ),
-            rejected: counter_vec(
+            rejected: counters(
                 "linli_messages_rejected_total",
                 "Device messages refused, by reason; each is kept for GET /api/v1/rejected.",
-                "reason",
+                &["reason"],
             ),
             duplicates: counter(
                 "linli_messages_duplicate_total",
-                "Messages dropped as repeated (device, seq).",
+                "Messages dropped as a repeated (device, seq).",
             ),
             seq_gaps: counter(
                 "linli_sequence_gaps_total",
@@ -108,21 +137,25 @@ impl Metrics {
             ),
             batch_seconds: histogram(
                 "linli_store_batch_seconds",
-                "Time to apply and flush one ingest batch.",
-                vec![
+                "Time to apply and flush one pipeline batch.",
+                &[
                     0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
                 ],
             ),
             batch_messages: histogram(
                 "linli_store_batch_messages",
-                "Messages per ingest batch.",
-                vec![1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0],
+                "Messages per pipeline batch.",
+                &[1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0],
             ),
             store_bytes: gauge(
                 "linli_store_size_bytes",
                 "Bytes the store occupies on disk.",
             ),
-            devices,
+            devices: gauges(
+                "linli_devices",
+                "Devices by class and state (online, offline, silent).",
+                &["class", "state"],
+            ),
             mqtt_connected: gauge(
                 "linli_mqtt_connected",
                 "1 while the hub is subscribed to the broker.",
@@ -131,68 +164,87 @@ impl Metrics {
                 "linli_mqtt_reconnects_total",
                 "Connection losses to the broker.",
             ),
-            retention_deleted: counter_vec(
+            retention_deleted: counters(
                 "linli_retention_deleted_total",
                 "Records deleted past their retention, by data class.",
-                "class",
+                &["class"],
             ),
-            alarms_raised: counter_vec(
+            alarms_raised: counters(
                 "linli_alarms_raised_total",
-                "Alarms raised, by severity.",
-                "severity",
+                "Alarms raised, by rule and severity.",
+                &["rule", "severity"],
             ),
-            alarms_open: {
-                let m = IntGaugeVec::new(
-                    Opts::new("linli_alarms_open", "Alarms not yet resolved, by severity."),
-                    &["severity"],
-                )
-                .unwrap_or_else(|_| unreachable!());
-                registry
-                    .register(Box::new(m.clone()))
-                    .unwrap_or_else(|_| unreachable!());
-                m
-            },
-            notifications: {
-                let m = IntCounterVec::new(
-                    Opts::new(
-                        "linli_notifications_total",
-                        "Delivery attempts, by channel and outcome.",
-                    ),
-                    &["channel", "outcome"],
-                )
-                .unwrap_or_else(|_| unreachable!());
-                registry
-                    .register(Box::new(m.clone()))
-                    .unwrap_or_else(|_| unreachable!());
-                m
-            },
-            registry,
+            alarms_open: gauges(
+                "linli_alarms_open",
+                "Alarms not yet resolved, by class and severity.",
+                &["class", "severity"],
+            ),
+            first_notification: histograms(
+                "linli_alarm_first_notification_seconds",
+                "From an alarm's raise to the delivery of a first-step notification.",
+                &["class"],
+                &[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0,
+                ],
+            ),
+            ack_seconds: histograms(
+                "linli_alarm_ack_seconds",
+                "From an alarm's raise to its acknowledgement, by the role of who acknowledged.",
+                &["class", "role"],
+                &RESPONSE_BUCKETS,
+            ),
+            escalations: counters(
+                "linli_escalations_total",
+                "Escalation steps fired, by step (0 = first).",
+                &["step"],
+            ),
+            notifications: counters(
+                "linli_notifications_total",
+                "Delivery attempts, by channel and outcome.",
+                &["channel", "outcome"],
+            ),
+            outbox_backlog: gauge("linli_outbox_backlog", "Deliveries waiting in the outbox."),
+            outbox_oldest: gauge(
+                "linli_outbox_oldest_seconds",
+                "Age of the oldest delivery waiting in the outbox.",
+            ),
+            registry: r,
         };
-        for s in linli_protocols::Severity::ALL {
-            m.alarms_raised.with_label_values(&[s.as_str()]);
-            m.alarms_open.with_label_values(&[s.as_str()]);
-        }
-        for outcome in ["delivered", "failed"] {
-            m.notifications.with_label_values(&["mqtt", outcome]);
-        }
+        m.zero();
+        m
+    }
+
+    fn zero(&self) {
         for c in [
             Channel::Telemetry,
             Channel::Event,
             Channel::Status,
             Channel::Announce,
         ] {
-            m.received.with_label_values(&[c.as_str()]);
+            for class in CLASSES {
+                self.received.with_label_values(&[c.as_str(), class]);
+            }
         }
         for r in RejectReason::ALL {
-            m.rejected.with_label_values(&[r.as_str()]);
+            self.rejected.with_label_values(&[r.as_str()]);
         }
-        for s in DeviceState::ALL {
-            m.devices.with_label_values(&[s.as_str()]);
+        for class in CLASSES {
+            for state in ["online", "offline", "silent"] {
+                self.devices.with_label_values(&[class, state]);
+            }
+            for s in Severity::ALL {
+                self.alarms_open.with_label_values(&[class, s.as_str()]);
+            }
+            self.first_notification.with_label_values(&[class]);
         }
         for class in ["telemetry", "events"] {
-            m.retention_deleted.with_label_values(&[class]);
+            self.retention_deleted.with_label_values(&[class]);
         }
-        m
+        for outcome in ["delivered", "failed"] {
+            self.notifications.with_label_values(&["mqtt", outcome]);
+        }
+        self.escalations.with_label_values(&["0"]);
+        let _ = DeviceState::ALL;
     }
 
     /// The text exposition format.
@@ -207,5 +259,34 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_the_contracted_series_from_the_start() {
+        let text = Metrics::new().render();
+        for series in [
+            "linli_messages_received_total{channel=\"telemetry\",class=\"care\"} 0",
+            "linli_messages_rejected_total{reason=\"malformed_json\"} 0",
+            "linli_alarms_open{class=\"care\",severity=\"critical\"} 0",
+            "linli_notifications_total{channel=\"mqtt\",outcome=\"delivered\"} 0",
+            "linli_devices{class=\"facility\",state=\"silent\"} 0",
+            "linli_build_info{version=",
+            "linli_outbox_backlog 0",
+        ] {
+            assert!(text.contains(series), "{series} missing from\n{text}");
+        }
+    }
+
+    #[test]
+    fn kind_families() {
+        assert_eq!(class_label(Some("care.sos_button")), "care");
+        assert_eq!(class_label(Some("care")), "care");
+        assert_eq!(class_label(Some("vendor.thing")), "other");
+        assert_eq!(class_label(None), "other");
     }
 }

@@ -424,6 +424,7 @@ impl Book {
                 a,
                 format!("{label}: {what} (late {} ms)", now - next_at),
             ));
+            fx.escalated.push(step as u32);
             if step + 1 < policy.steps.len() {
                 a.escalation.step += 1;
                 a.escalation.next_at =

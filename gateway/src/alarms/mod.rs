@@ -131,6 +131,8 @@ pub struct Effects {
     pub notifications: Vec<Notification>,
     /// Audit records.
     pub audit: Vec<AuditEntry>,
+    /// Escalation steps fired (0-based), for metrics.
+    pub escalated: Vec<u32>,
 }
 
 impl Effects {
@@ -139,6 +141,7 @@ impl Effects {
         self.alarms.extend(other.alarms);
         self.notifications.extend(other.notifications);
         self.audit.extend(other.audit);
+        self.escalated.extend(other.escalated);
     }
 
     /// True when nothing changed.

@@ -64,9 +64,17 @@ impl Notifier {
 
     async fn pass(&mut self) -> Result<(), crate::store::StoreError> {
         let now = crate::now_ms();
-        let due: Vec<OutboxItem> = self
-            .store
-            .outbox()?
+        let waiting = self.store.outbox()?;
+        self.metrics.outbox_backlog.set(waiting.len() as i64);
+        let oldest = waiting
+            .iter()
+            .map(|i| i.created_at)
+            .min()
+            .map_or(0, |t| now.saturating_sub(t) / 1_000);
+        self.metrics
+            .outbox_oldest
+            .set(i64::try_from(oldest).unwrap_or(i64::MAX));
+        let due: Vec<OutboxItem> = waiting
             .into_iter()
             .filter(|i| i.next_at <= now)
             .take(PASS)
@@ -124,7 +132,22 @@ impl Notifier {
                 });
             }
             match result {
-                Ok(()) => self.store.outbox_done(item.id)?,
+                Ok(()) => {
+                    if let OutboxKind::Notify { body, .. } = &item.kind {
+                        // Raise → delivery of the very first notification round (`id:0:0:0:staff`).
+                        if body.key.split(':').skip(1).take(3).all(|n| n == "0") {
+                            let seconds =
+                                crate::now_ms().saturating_sub(body.raised_at) as f64 / 1_000.0;
+                            self.metrics
+                                .first_notification
+                                .with_label_values(&[crate::metrics::class_label(Some(
+                                    &body.class,
+                                ))])
+                                .observe(seconds);
+                        }
+                    }
+                    self.store.outbox_done(item.id)?;
+                }
                 Err(e) => {
                     warn!(topic, error = %e, attempts = item.attempts, "delivery failed; will retry");
                     item.next_at = crate::now_ms()

@@ -3,10 +3,13 @@
 
 use std::collections::HashSet;
 
-use linli_protocols::Handling;
+use std::collections::HashMap;
+
+use linli_protocols::Severity;
 
 use super::Pipeline;
-use crate::alarms::Effects;
+use crate::alarms::{Alarm, AuditEntry, Effects};
+use crate::metrics::{CLASSES, class_label};
 use crate::store::{OutboxItem, OutboxKind, StoreError, WriteSet};
 
 impl Pipeline {
@@ -48,19 +51,14 @@ impl Pipeline {
             });
         }
         for e in fx.audit {
-            if e.action == "raised" {
-                if let Some(a) = fx
-                    .alarms
-                    .iter()
-                    .find(|a| Some(&a.id) == e.alarm_id.as_ref())
-                {
-                    self.metrics
-                        .alarms_raised
-                        .with_label_values(&[a.severity.as_str()])
-                        .inc();
-                }
-            }
+            self.observe(&e, &fx.alarms);
             set.audit(e);
+        }
+        for step in &fx.escalated {
+            self.metrics
+                .escalations
+                .with_label_values(&[&step.to_string()])
+                .inc();
         }
         for h in self.engine.dirty_households() {
             set.household(&h);
@@ -77,18 +75,53 @@ impl Pipeline {
                 // No listener is fine; a lagging one resyncs from the API.
                 let _ = self.changes.send(a);
             }
-            for severity in linli_protocols::Severity::ALL {
-                let open = self
-                    .book
-                    .open()
-                    .filter(|a| a.severity == severity && a.status != Handling::Resolved)
-                    .count();
-                self.metrics
-                    .alarms_open
-                    .with_label_values(&[severity.as_str()])
-                    .set(open as i64);
-            }
+            self.count_open();
         }
         Ok(())
+    }
+
+    fn observe(&self, e: &AuditEntry, alarms: &[Alarm]) {
+        let Some(a) = alarms.iter().find(|a| Some(&a.id) == e.alarm_id.as_ref()) else {
+            return;
+        };
+        match e.action.as_str() {
+            "raised" => self
+                .metrics
+                .alarms_raised
+                .with_label_values(&[&a.rule, a.severity.as_str()])
+                .inc(),
+            "acknowledged" => {
+                let role = self
+                    .book
+                    .directory()
+                    .person(&e.actor)
+                    .and_then(|p| p.roles.first())
+                    .map_or("none", |r| r.as_str());
+                let seconds = e.at.saturating_sub(a.raised_at) as f64 / 1_000.0;
+                self.metrics
+                    .ack_seconds
+                    .with_label_values(&[class_label(Some(&a.class)), role])
+                    .observe(seconds);
+            }
+            _ => {}
+        }
+    }
+
+    fn count_open(&self) {
+        let mut open: HashMap<(&str, Severity), i64> = HashMap::new();
+        for a in self.book.open() {
+            *open
+                .entry((class_label(Some(&a.class)), a.severity))
+                .or_default() += 1;
+        }
+        for class in CLASSES {
+            for severity in Severity::ALL {
+                let n = open.get(&(class, severity)).copied().unwrap_or(0);
+                self.metrics
+                    .alarms_open
+                    .with_label_values(&[class, severity.as_str()])
+                    .set(n);
+            }
+        }
     }
 }

@@ -25,10 +25,10 @@ pub use commands::{Command, CommandError};
 use crate::alarms::{Alarm, Book, Effects};
 use crate::devices::Registry;
 use crate::ingest::{Incoming, Session};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, class_label};
 use crate::rules::Engine;
 use crate::shutdown::Shutdown;
-use crate::store::{DeviceState, EventRecord, RejectedRecord, Store, StoreError, WriteSet};
+use crate::store::{EventRecord, RejectedRecord, Store, StoreError, WriteSet};
 
 /// Most messages stored by one batch (one `apply_batch` + one flush).
 pub const MAX_BATCH: usize = 4_096;
@@ -77,7 +77,7 @@ pub struct Pipeline {
 /// Per-batch counts, applied to the metrics once the batch is durable.
 #[derive(Debug, Default)]
 struct Tally {
-    stored: [u64; 4],
+    stored: std::collections::HashMap<(Channel, &'static str), u64>,
     rejected: Vec<Reject>,
     last_rejected_topic: String,
     duplicates: u64,
@@ -204,13 +204,8 @@ impl Pipeline {
                 fx.extend(self.book.signal(&s, recv));
             }
         }
-        let slot = match topic.channel {
-            Channel::Telemetry => 0,
-            Channel::Event => 1,
-            Channel::Status => 2,
-            _ => 3,
-        };
-        tally.stored[slot] += 1;
+        let class = class_label(self.registry.get(id).and_then(|d| d.kind.as_deref()));
+        *tally.stored.entry((topic.channel, class)).or_default() += 1;
     }
 
     fn staff_ack(
@@ -267,19 +262,11 @@ impl Pipeline {
     }
 
     fn count(&self, tally: Tally) {
-        let channels = [
-            Channel::Telemetry,
-            Channel::Event,
-            Channel::Status,
-            Channel::Announce,
-        ];
-        for (slot, channel) in channels.iter().enumerate() {
-            if tally.stored[slot] > 0 {
-                self.metrics
-                    .received
-                    .with_label_values(&[channel.as_str()])
-                    .inc_by(tally.stored[slot]);
-            }
+        for ((channel, class), n) in &tally.stored {
+            self.metrics
+                .received
+                .with_label_values(&[channel.as_str(), class])
+                .inc_by(*n);
         }
         self.metrics.duplicates.inc_by(tally.duplicates);
         self.metrics.seq_gaps.inc_by(tally.gaps);
@@ -321,11 +308,11 @@ impl Pipeline {
         }
         fx.extend(self.book.tick(now));
         self.commit(WriteSet::default(), fx).await?;
-        for state in DeviceState::ALL {
+        for ((class, state), n) in self.registry.counts() {
             self.metrics
                 .devices
-                .with_label_values(&[state.as_str()])
-                .set(self.registry.count(state) as i64);
+                .with_label_values(&[class, state])
+                .set(n as i64);
         }
         self.metrics
             .store_bytes
