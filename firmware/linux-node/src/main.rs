@@ -1,0 +1,2 @@
+//! Linli Linux node (being built).
+fn main() {}

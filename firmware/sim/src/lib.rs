@@ -1,0 +1,1 @@
+//! The community simulator (being built).
