@@ -5,6 +5,8 @@ pub mod alarms;
 pub mod api;
 pub mod app;
 pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod devices;
 pub mod ingest;
 pub mod metrics;

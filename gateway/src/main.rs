@@ -28,14 +28,34 @@ enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Run a whole simulated community on this machine: embedded broker, hub, simulator.
+    #[cfg(feature = "demo")]
+    Demo {
+        /// Households to simulate.
+        #[arg(long, default_value_t = 2_000)]
+        households: usize,
+        /// Simulator seed (the same seed gives the same community and traffic).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// HTTP listen address (default 127.0.0.1:8080, or a free port if taken).
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
+        /// Broker port (default 1883, or a free port if taken).
+        #[arg(long)]
+        mqtt_port: Option<u16>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LINLI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env("LINLI_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("info,rumqttd=warn,rumqttd::router::routing=off")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -57,6 +77,27 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config } => run(&config),
+        #[cfg(feature = "demo")]
+        Command::Demo {
+            households,
+            seed,
+            speed,
+            http,
+            mqtt_port,
+        } => {
+            let options = linli_gateway::demo::DemoOptions {
+                households,
+                seed,
+                speed,
+                http,
+                mqtt_port,
+            };
+            with_runtime(|trigger| async move {
+                linli_gateway::demo::run(options, trigger)
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        }
     }
 }
 
@@ -68,6 +109,19 @@ fn run(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    with_runtime(|trigger| async move {
+        linli_gateway::app::run(config, trigger)
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// Runs `job` on a multi-threaded runtime; SIGTERM or SIGINT fires its shutdown trigger.
+fn with_runtime<F, Fut>(job: F) -> ExitCode
+where
+    F: FnOnce(std::sync::Arc<linli_gateway::shutdown::Trigger>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -80,7 +134,6 @@ fn run(path: &std::path::Path) -> ExitCode {
     };
     runtime.block_on(async {
         let (trigger, _) = linli_gateway::shutdown::channel();
-        let signals = trigger.subscribe();
         let trigger = std::sync::Arc::new(trigger);
         let on_signal = trigger.clone();
         tokio::spawn(async move {
@@ -88,8 +141,7 @@ fn run(path: &std::path::Path) -> ExitCode {
             info!("signal received; stopping");
             on_signal.fire();
         });
-        drop(signals);
-        match linli_gateway::app::run(config, trigger).await {
+        match job(trigger).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 error!(error = %e, "linli stopped with an error");
