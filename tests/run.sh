@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. Installs the system packages the integration tests drive
-# (a real mosquitto broker) when they are missing, so it works on a fresh machine with Rust.
+# (a real mosquitto broker, a real Prometheus server with promtool) when they are missing, so it works on a fresh machine with Rust.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v mosquitto >/dev/null 2>&1 || missing+=(mosquitto)
 command -v mosquitto_sub >/dev/null 2>&1 || missing+=(mosquitto-clients)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo_cmd=""
