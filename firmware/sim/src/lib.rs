@@ -98,6 +98,18 @@ impl Community {
         }
     }
 
+    /// Moves the simulated start to `start_ms`, before any step: scheduled traffic and the
+    /// scripted incidents count from there.
+    pub fn restart_clock(&mut self, start_ms: u64) {
+        let shift = start_ms.saturating_sub(self.start);
+        self.queue = self
+            .queue
+            .drain()
+            .map(|std::cmp::Reverse((t, i))| std::cmp::Reverse((t + shift, i)))
+            .collect();
+        self.start = start_ms;
+    }
+
     /// Every device.
     pub fn devices(&self) -> &[Device] {
         &self.devices
