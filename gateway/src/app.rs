@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::devices::Registry;
 use crate::ingest::{self, BrokerAddr, Session};
 use crate::metrics::Metrics;
-use crate::notify::{Notifier, Publisher};
+use crate::notify::{Console, Dispatch, LinkKey, Notifier, Publisher};
 use crate::pipeline::{self, Pipeline};
 use crate::rules::{Engine, Household};
 use crate::shutdown::Trigger;
@@ -51,8 +51,23 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         }
         Err(e) => return Err(RunError::Unsupported(e)),
     };
+    // One rustls crypto provider for every TLS client in the process (HTTPS, SMTP).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let store = Store::open(&config.store)?;
     info!(path = %config.store.path.display(), "store open");
+    let link = Arc::new(LinkKey::new(&match &config.http.link_secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => {
+            let fresh = crate::notify::link::random_secret().ok_or_else(|| {
+                RunError::Unsupported(
+                    "no system randomness for the acknowledgement-link key; set [http] link_secret"
+                        .into(),
+                )
+            })?;
+            store.secret("ack_links", || fresh)?
+        }
+    }));
+    let console = Console::default();
     let registry = Registry::load(
         store.devices()?,
         store.windows()?,
@@ -81,6 +96,7 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         crate::config::parse_utc_offset(&config.site.utc_offset).unwrap_or(8 * 3_600),
     );
     engine.restore_households(store.households()?);
+    zero_alarm_metrics(&metrics, &engine, &config);
     let open = store.open_alarms()?;
     info!(open = open.len(), "alarm book loaded");
     let book = Book::new(
@@ -116,17 +132,19 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         }
         ("pipeline", result.is_ok())
     });
+    let publisher = Publisher::new(
+        format!("{}-notify", config.client_id()),
+        &addr.0,
+        addr.1,
+        Duration::from_secs(5),
+    );
+    let dispatch = Dispatch::new(&config, link.clone(), publisher, console.clone())
+        .map_err(RunError::Unsupported)?;
     let notifier = Notifier {
         store: store.clone(),
-        publisher: Publisher::new(
-            format!("{}-notify", config.client_id()),
-            &addr.0,
-            addr.1,
-            Duration::from_secs(5),
-        ),
-        site: config.site.id.clone(),
         metrics: metrics.clone(),
         wake: outbox,
+        dispatch: Arc::new(dispatch),
     };
     let shutdown = trigger.subscribe();
     tasks.spawn(async move {
@@ -160,6 +178,8 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         session,
         commands_tx,
         changes,
+        link,
+        console,
     ));
     let mut http_shutdown = trigger.subscribe();
     tasks.spawn(async move {
@@ -196,6 +216,32 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// Every (rule, severity) the engine can raise and every configured role start at zero.
+fn zero_alarm_metrics(metrics: &Metrics, engine: &Engine, config: &Config) {
+    use linli_protocols::Severity;
+    let mut series: Vec<(&str, Severity)> = Vec::new();
+    for rule in engine.rules() {
+        series.push((&rule.name, rule.severity));
+        if let crate::rules::Spec::Offline { care } = rule.spec {
+            series.push((&rule.name, care));
+        }
+    }
+    if !config.households.is_empty() {
+        series.extend([
+            ("inactivity", Severity::Major),
+            ("low_water_use", Severity::Major),
+        ]);
+    }
+    let mut roles: Vec<&str> = config
+        .staff
+        .iter()
+        .flat_map(|s| s.roles.iter().map(|r| r.as_str()))
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    metrics.zero_alarms(series, &roles);
 }
 
 /// Alarm changes buffered for slow live-stream listeners.

@@ -58,7 +58,8 @@ pub struct Metrics {
     pub retention_deleted: IntCounterVec,
     /// `linli_alarms_raised_total{rule,severity}`.
     pub alarms_raised: IntCounterVec,
-    /// `linli_alarms_open{class,severity}`: alarms not yet resolved.
+    /// `linli_alarms_open{class,severity,status}`: alarms not yet resolved, `open` (nobody has
+    /// it) or `acknowledged`.
     pub alarms_open: IntGaugeVec,
     /// `linli_alarm_first_notification_seconds{class}`: raise → a first-step notification delivered.
     pub first_notification: HistogramVec,
@@ -66,8 +67,11 @@ pub struct Metrics {
     pub ack_seconds: HistogramVec,
     /// `linli_escalations_total{step}`.
     pub escalations: IntCounterVec,
-    /// `linli_notifications_total{channel,outcome}`.
+    /// `linli_notifications_total{channel,outcome}`: outcome `delivered`, `failed` (an attempt),
+    /// `fallback` (moved to the next channel), `gave_up`.
     pub notifications: IntCounterVec,
+    /// `linli_notification_seconds{channel}`: one delivery attempt, call to answer.
+    pub notification_seconds: HistogramVec,
     /// `linli_outbox_backlog`: deliveries waiting.
     pub outbox_backlog: IntGauge,
     /// `linli_outbox_oldest_seconds`: age of the oldest waiting delivery.
@@ -176,8 +180,8 @@ impl Metrics {
             ),
             alarms_open: gauges(
                 "linli_alarms_open",
-                "Alarms not yet resolved, by class and severity.",
-                &["class", "severity"],
+                "Alarms not yet resolved, by class, severity and status (open: nobody has it yet; acknowledged).",
+                &["class", "severity", "status"],
             ),
             first_notification: histograms(
                 "linli_alarm_first_notification_seconds",
@@ -202,6 +206,14 @@ impl Metrics {
                 "linli_notifications_total",
                 "Delivery attempts, by channel and outcome.",
                 &["channel", "outcome"],
+            ),
+            notification_seconds: histograms(
+                "linli_notification_seconds",
+                "Time of one delivery attempt, from the call to the receiver's answer, by channel.",
+                &["channel"],
+                &[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
             ),
             outbox_backlog: gauge("linli_outbox_backlog", "Deliveries waiting in the outbox."),
             outbox_oldest: gauge(
@@ -233,18 +245,42 @@ impl Metrics {
                 self.devices.with_label_values(&[class, state]);
             }
             for s in Severity::ALL {
-                self.alarms_open.with_label_values(&[class, s.as_str()]);
+                for status in ["open", "acknowledged"] {
+                    self.alarms_open
+                        .with_label_values(&[class, s.as_str(), status]);
+                }
             }
             self.first_notification.with_label_values(&[class]);
         }
         for class in ["telemetry", "events"] {
             self.retention_deleted.with_label_values(&[class]);
         }
-        for outcome in ["delivered", "failed"] {
-            self.notifications.with_label_values(&["mqtt", outcome]);
+        for channel in crate::config::CHANNEL_KINDS {
+            for outcome in ["delivered", "failed", "fallback", "gave_up"] {
+                self.notifications.with_label_values(&[channel, outcome]);
+            }
+            self.notification_seconds.with_label_values(&[channel]);
         }
         self.escalations.with_label_values(&["0"]);
         let _ = DeviceState::ALL;
+    }
+
+    /// Starts the alarm series of the rules in force and the roles configured at zero, so that
+    /// the first alarm after a start is an increase Prometheus can see.
+    pub fn zero_alarms<'a>(
+        &self,
+        rules: impl IntoIterator<Item = (&'a str, Severity)>,
+        roles: &[&str],
+    ) {
+        for (rule, severity) in rules {
+            self.alarms_raised
+                .with_label_values(&[rule, severity.as_str()]);
+        }
+        for class in CLASSES {
+            for role in roles.iter().chain(&["none"]) {
+                self.ack_seconds.with_label_values(&[class, role]);
+            }
+        }
     }
 
     /// The text exposition format.
@@ -272,7 +308,7 @@ mod tests {
         for series in [
             "linli_messages_received_total{channel=\"telemetry\",class=\"care\"} 0",
             "linli_messages_rejected_total{reason=\"malformed_json\"} 0",
-            "linli_alarms_open{class=\"care\",severity=\"critical\"} 0",
+            "linli_alarms_open{class=\"care\",severity=\"critical\",status=\"open\"} 0",
             "linli_notifications_total{channel=\"mqtt\",outcome=\"delivered\"} 0",
             "linli_devices{class=\"facility\",state=\"silent\"} 0",
             "linli_build_info{version=",

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use book::{ActError, Book};
 pub use directory::{Directory, Person, Policy, Step, Target};
-pub use text::title;
+pub use text::{place_text, title, what};
 
 use crate::config::Resolution;
 use crate::rules::Subject;

@@ -23,7 +23,8 @@ pub fn title(lang: &str, severity: Severity, rule: &str, place: &Place) -> Strin
     format!("{level}{} · {}", what(true, rule), place_text(true, place))
 }
 
-fn what(zh: bool, rule: &str) -> String {
+/// What happened, in words (`SOS 求助` / `SOS`).
+pub fn what(zh: bool, rule: &str) -> String {
     let (cn, en) = match rule {
         "sos" => ("SOS 求助", "SOS"),
         "fall" => ("跌倒报警", "fall detected"),
@@ -51,7 +52,8 @@ fn what(zh: bool, rule: &str) -> String {
     (if zh { cn } else { en }).to_string()
 }
 
-fn place_text(zh: bool, p: &Place) -> String {
+/// Where, in words (`3号楼 2单元 502` / `building 3 unit 2 room 502`).
+pub fn place_text(zh: bool, p: &Place) -> String {
     let mut parts = Vec::new();
     if let Some(b) = &p.building {
         parts.push(if zh {

@@ -11,14 +11,15 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use linli_protocols::{Handling, Severity};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, oneshot};
 
 use super::auth::Viewer;
 use super::{ApiError, ApiState, limit};
-use crate::alarms::{ActError, Alarm, AuditEntry};
+use crate::alarms::{ActError, Alarm, AuditEntry, Entry};
+use crate::notify::receipt_line;
 use crate::pipeline::{Command, CommandError};
-use crate::store::{AlarmFilter, Page};
+use crate::store::{AlarmFilter, Page, Receipt};
 
 /// `GET /api/v1/alarms` filters.
 #[derive(Debug, Deserialize)]
@@ -59,12 +60,35 @@ fn visible(s: &ApiState, viewer: &Viewer, id: &str) -> Result<Alarm, ApiError> {
     }
 }
 
+/// An alarm with its delivery receipts, which are also merged into its timeline. Receipts live
+/// in their own key range, written by the notifier, so they never race the pipeline worker that
+/// owns the alarm record.
+#[derive(Debug, Serialize)]
+pub struct AlarmView {
+    #[serde(flatten)]
+    alarm: Alarm,
+    receipts: Vec<Receipt>,
+}
+
 pub async fn one(
     State(s): State<ApiState>,
     viewer: Viewer,
     Path(id): Path<String>,
-) -> Result<Json<Alarm>, ApiError> {
-    visible(&s, &viewer, &id).map(Json)
+) -> Result<Json<AlarmView>, ApiError> {
+    let mut alarm = visible(&s, &viewer, &id)?;
+    let receipts = s.store.receipts(&id)?;
+    alarm.timeline.extend(receipts.iter().map(|r| Entry {
+        at: r.at,
+        what: match r.result.as_str() {
+            "delivered" => "delivered".into(),
+            other => format!("delivery_{other}"),
+        },
+        by: "system".into(),
+        detail: receipt_line(r),
+    }));
+    // Stable: entries of the same millisecond keep their order.
+    alarm.timeline.sort_by_key(|e| e.at);
+    Ok(Json(AlarmView { alarm, receipts }))
 }
 
 /// Body of ack and resolve.
@@ -170,27 +194,51 @@ pub async fn ask<T>(
 }
 
 /// `GET /api/v1/alarms/stream`: server-sent events, one `alarm` event per change the viewer may
-/// see. A listener too slow to keep up gets a `resync` event and should re-read the list.
+/// see, and `notification` events for the viewer's own `console` channel. A listener too slow to
+/// keep up gets a `resync` event and should re-read the list.
 pub async fn stream(
     State(s): State<ApiState>,
     viewer: Viewer,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let rx = s.changes.subscribe();
-    let events = futures_util::stream::unfold((rx, viewer), |(mut rx, viewer)| async move {
+    let watch = match &viewer {
+        Viewer::Staff(p, _) => Some(s.console.watch(&p.id)),
+        Viewer::Open => None,
+    };
+    let state = (rx, watch, viewer);
+    let events = futures_util::stream::unfold(state, |(mut rx, mut watch, viewer)| async move {
         loop {
-            let event = match rx.recv().await {
-                Ok(a) if viewer.sees(&a.class, &a.place) => Event::default()
-                    .event("alarm")
-                    .id(a.id.clone())
-                    .json_data(&a)
-                    .unwrap_or_default(),
-                Ok(_) => continue,
-                Err(broadcast::error::RecvError::Lagged(n)) => {
-                    Event::default().event("resync").data(n.to_string())
+            let notes = async {
+                match watch.as_mut() {
+                    Some(w) => Some(w.rx.recv().await),
+                    None => std::future::pending().await,
                 }
-                Err(broadcast::error::RecvError::Closed) => return None,
             };
-            return Some((Ok(event), (rx, viewer)));
+            let event = tokio::select! {
+                change = rx.recv() => match change {
+                    Ok(a) if viewer.sees(&a.class, &a.place) => Event::default()
+                        .event("alarm")
+                        .id(a.id.clone())
+                        .json_data(&a)
+                        .unwrap_or_default(),
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        Event::default().event("resync").data(n.to_string())
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                Some(note) = notes => match note {
+                    Ok(m) if m.staff_id == viewer.id() => {
+                        Event::default().event("notification").data(m.json.as_str())
+                    }
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        watch = None;
+                        continue;
+                    }
+                },
+            };
+            return Some((Ok(event), (rx, watch, viewer)));
         }
     });
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -1,5 +1,6 @@
 //! HTTP: health, metrics and the read API. It reads the store; it never drives the pipeline.
 
+mod ack;
 mod alarms;
 mod auth;
 mod devices;
@@ -24,6 +25,7 @@ use crate::alarms::Alarm;
 use crate::config::Config;
 use crate::ingest::Session;
 use crate::metrics::Metrics;
+use crate::notify::{Console, LinkKey};
 use crate::pipeline::Command;
 use crate::store::Store;
 
@@ -44,10 +46,18 @@ pub struct ApiState {
     pub auth: Arc<Auth>,
     /// Configured households.
     pub households: Arc<Vec<households::HouseholdInfo>>,
+    /// Checks acknowledgement links.
+    pub link: Arc<LinkKey>,
+    /// Notifications for open consoles.
+    pub console: Console,
+    /// The site's offset from UTC, seconds, for times on pages.
+    pub utc_offset: i32,
 }
 
 impl ApiState {
     /// Everything the API needs.
+    // Each argument is a distinct handle shared with another stage; a builder would add nothing.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: &Config,
         store: Store,
@@ -55,6 +65,8 @@ impl ApiState {
         session: Arc<Session>,
         commands: tokio::sync::mpsc::Sender<Command>,
         changes: tokio::sync::broadcast::Sender<Alarm>,
+        link: Arc<LinkKey>,
+        console: Console,
     ) -> Self {
         let auth = Arc::new(Auth::new(config));
         if auth.is_open() {
@@ -68,6 +80,10 @@ impl ApiState {
             changes,
             auth,
             households: households::from_config(config),
+            link,
+            console,
+            utc_offset: crate::config::parse_utc_offset(&config.site.utc_offset)
+                .unwrap_or(8 * 3_600),
         }
     }
 }
@@ -95,6 +111,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/audit", get(alarms::audit))
         .route("/api/v1/households", get(households::list))
         .route("/api/v1/households/{id}/away", post(households::away))
+        .route("/ack/{token}", get(ack::page_get).post(ack::confirm))
         .fallback(|| async {
             ApiError::not_found("no such endpoint; see /api/v1/devices, /api/v1/rejected")
         })

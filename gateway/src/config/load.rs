@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Config, DeviceConfig, EscalationConfig, GridConfig, HouseholdConfig, MqttConfig, RuleConfig,
-    SiteConfig, StaffConfig, StoreConfig,
+    SiteConfig, SmsConfig, SmtpConfig, StaffConfig, StoreConfig,
 };
 
 /// One thing wrong with the configuration.
@@ -48,7 +48,7 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 13] = [
     "site",
     "mqtt",
     "store",
@@ -59,6 +59,9 @@ const SECTIONS: [&str; 10] = [
     "household",
     "escalation",
     "rule",
+    "notify",
+    "smtp",
+    "sms",
 ];
 
 impl Config {
@@ -124,6 +127,13 @@ fn parse_sections(text: &str, problems: &mut Vec<Problem>) -> Option<Config> {
     let households = array::<HouseholdConfig>(&mut table, "household", problems);
     let escalation = array::<EscalationConfig>(&mut table, "escalation", problems);
     let rules = array::<RuleConfig>(&mut table, "rule", problems);
+    let notify = section(&mut table, "notify", false, problems);
+    let smtp = table
+        .remove("smtp")
+        .and_then(|v| typed::<SmtpConfig>(v, "smtp", problems));
+    let sms = table
+        .remove("sms")
+        .and_then(|v| typed::<SmsConfig>(v, "sms", problems));
     super::check::people(&staff, &grids, &households, problems);
     super::check::escalation(&escalation, &staff, problems);
     super::check::rules(&rules, problems);
@@ -134,6 +144,16 @@ fn parse_sections(text: &str, problems: &mut Vec<Problem>) -> Option<Config> {
             fix: format!("remove it, or use one of: {}", SECTIONS.join(", ")),
         });
     }
+    super::notify::check(
+        &super::notify::Parts {
+            staff: &staff,
+            notify: notify.as_ref(),
+            smtp: smtp.as_ref(),
+            sms: sms.as_ref(),
+            http: http.as_ref(),
+        },
+        problems,
+    );
     Some(Config {
         site: site?,
         mqtt: mqtt?,
@@ -145,6 +165,9 @@ fn parse_sections(text: &str, problems: &mut Vec<Problem>) -> Option<Config> {
         households,
         escalation,
         rules,
+        notify: notify?,
+        smtp,
+        sms,
     })
 }
 

@@ -5,6 +5,7 @@ mod area;
 mod check;
 mod duration;
 mod load;
+mod notify;
 mod people;
 mod rules;
 
@@ -17,6 +18,10 @@ use serde::{Deserialize, Serialize};
 pub use area::{Area, QuietHours, parse_utc_offset};
 pub use duration::Dur;
 pub use load::{ConfigError, Problem};
+pub use notify::{
+    CHANNEL_KINDS, Channel, ChannelConfig, NotifyConfig, SmsConfig, SmsFormat, SmtpConfig, SmtpTls,
+    valid_url,
+};
 pub use people::{
     EscalationConfig, GridConfig, HouseholdConfig, Role, StaffConfig, StepConfig,
     default_ack_timeout, default_repeat,
@@ -46,6 +51,12 @@ pub struct Config {
     pub escalation: Vec<EscalationConfig>,
     /// `[[rule]]`: added or overriding rules.
     pub rules: Vec<RuleConfig>,
+    /// `[notify]`: delivery limits.
+    pub notify: NotifyConfig,
+    /// `[smtp]`: the mail server, for `email` channels. Default: none.
+    pub smtp: Option<SmtpConfig>,
+    /// `[sms]`: the SMS gateway, for `sms` channels. Default: none.
+    pub sms: Option<SmsConfig>,
 }
 
 /// `[site]`.
@@ -119,6 +130,14 @@ pub struct HttpConfig {
     /// Listen address. Default `"127.0.0.1:8080"`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The hub's address as staff phones reach it, for acknowledgement links, like
+    /// `"https://linli.example.cn"`. Default `http://{listen}`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Key that signs acknowledgement links (16 characters or more). Default: one generated at
+    /// first start and kept in the store.
+    #[serde(default, skip_serializing)]
+    pub link_secret: Option<String>,
 }
 
 /// `[[device]]`: a device declared by the integrator.
@@ -138,6 +157,14 @@ pub struct DeviceConfig {
 }
 
 impl Config {
+    /// The base of acknowledgement links, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.http.public_url.as_ref().map_or_else(
+            || format!("http://{}", self.http.listen),
+            |u| u.trim_end_matches('/').to_string(),
+        )
+    }
+
     /// The MQTT client id in use.
     pub fn client_id(&self) -> String {
         self.mqtt
@@ -188,6 +215,8 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: default_listen(),
+            public_url: None,
+            link_secret: None,
         }
     }
 }

@@ -80,6 +80,10 @@ pub struct StaffConfig {
     /// Language of messages: `zh-CN` or `en`. Default `zh-CN`.
     #[serde(default = "default_lang")]
     pub lang: String,
+    /// Channels, in order of preference: the next one is used when one fails for
+    /// `[notify] max_age`. Default `[{ mqtt = true }]`.
+    #[serde(default = "default_notify")]
+    pub notify: Vec<super::ChannelConfig>,
 }
 
 /// `[[grid]]`: a grid (网格) of buildings, for `grid:N` areas.
@@ -154,6 +158,9 @@ pub struct StepConfig {
 
 fn everywhere() -> Vec<String> {
     vec!["*".into()]
+}
+fn default_notify() -> Vec<super::ChannelConfig> {
+    vec![super::ChannelConfig::mqtt()]
 }
 fn default_lang() -> String {
     "zh-CN".into()

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use std::collections::HashMap;
 
-use linli_protocols::Severity;
+use linli_protocols::{Handling, Severity};
 
 use super::Pipeline;
 use crate::alarms::{Alarm, AuditEntry, Effects};
@@ -41,6 +41,8 @@ impl Pipeline {
             let kind = OutboxKind::Notify {
                 staff_id: n.staff_id,
                 body: Box::new(n.body),
+                channel: 0,
+                first_at: now,
             };
             set.enqueue(OutboxItem {
                 id: 0,
@@ -108,19 +110,21 @@ impl Pipeline {
     }
 
     fn count_open(&self) {
-        let mut open: HashMap<(&str, Severity), i64> = HashMap::new();
+        let mut open: HashMap<(&str, Severity, Handling), i64> = HashMap::new();
         for a in self.book.open() {
             *open
-                .entry((class_label(Some(&a.class)), a.severity))
+                .entry((class_label(Some(&a.class)), a.severity, a.status))
                 .or_default() += 1;
         }
         for class in CLASSES {
             for severity in Severity::ALL {
-                let n = open.get(&(class, severity)).copied().unwrap_or(0);
-                self.metrics
-                    .alarms_open
-                    .with_label_values(&[class, severity.as_str()])
-                    .set(n);
+                for status in [Handling::Open, Handling::Acknowledged] {
+                    let n = open.get(&(class, severity, status)).copied().unwrap_or(0);
+                    self.metrics
+                        .alarms_open
+                        .with_label_values(&[class, severity.as_str(), status.as_str()])
+                        .set(n);
+                }
             }
         }
     }

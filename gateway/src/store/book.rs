@@ -20,6 +20,13 @@ pub enum OutboxKind {
         staff_id: String,
         /// The message.
         body: Box<StaffNotification>,
+        /// Which of the person's channels (index into their `notify` list); a fallback queues
+        /// the same message on the next one.
+        #[serde(default)]
+        channel: u32,
+        /// When the first channel was queued, ms (0 in records older than channels).
+        #[serde(default)]
+        first_at: u64,
     },
     /// The retained state of an alarm on `linli/{site}/alarms/{id}`.
     State {
@@ -220,6 +227,15 @@ impl Store {
             .values()
             .map(|v| json(&v.map_err(io("read outbox"))?, "outbox"))
             .collect()
+    }
+
+    /// One outbox item, as it is now.
+    pub fn outbox_item(&self, id: u64) -> Result<Option<OutboxItem>> {
+        self.series
+            .get(codec::id_key(codec::OUTBOX, id))
+            .map_err(io("read outbox"))?
+            .map(|v| json(&v, "outbox"))
+            .transpose()
     }
 
     /// Removes a delivered item.

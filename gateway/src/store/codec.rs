@@ -17,6 +17,8 @@ pub const OPEN: u8 = b'O';
 pub const OUTBOX: u8 = b'N';
 /// Key prefix of the audit trail.
 pub const AUDIT: u8 = b'U';
+/// Key prefix of delivery receipts: `R ‖ alarm id ‖ sequence`.
+pub const RECEIPT: u8 = b'R';
 /// Key prefix of household states.
 pub const HOUSEHOLD: u8 = b'H';
 

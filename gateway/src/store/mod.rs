@@ -6,6 +6,7 @@
 
 mod book;
 mod codec;
+mod outbox;
 mod records;
 mod retention;
 
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use linli_protocols::Values;
 
 pub use book::{AlarmFilter, OutboxItem, OutboxKind};
+pub use outbox::{Receipt, Settle};
 pub use records::{
     DeviceRecord, DeviceSource, DeviceState, EventRecord, LastEvent, Page, RejectedRecord, Sample,
     StateReason,

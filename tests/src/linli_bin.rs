@@ -1,0 +1,93 @@
+//! Finding the `linli` binary: the tests always run the current sources, so the binary is built
+//! once per test process with the same cargo that runs the tests (`$CARGO`), unless `LINLI_BIN`
+//! names one to use as is (a release build, say).
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use anyhow::{Context, Result, bail};
+
+/// The debug `linli` binary, built once per process from the current sources, or `LINLI_BIN`.
+pub fn linli_bin() -> Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    cached(&BIN, false)
+}
+
+/// Like [`linli_bin`], but a `--release` build (for performance measurements).
+pub fn linli_bin_release() -> Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    cached(&BIN, true)
+}
+
+fn cached(cell: &OnceLock<Result<PathBuf, String>>, release: bool) -> Result<PathBuf> {
+    cell.get_or_init(|| locate(release).map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn locate(release: bool) -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("LINLI_BIN") {
+        let bin = PathBuf::from(bin);
+        if !bin.is_file() {
+            bail!("LINLI_BIN={} is not a file", bin.display());
+        }
+        return Ok(bin);
+    }
+    build(release)
+}
+
+fn build(release: bool) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let root = crate::workspace_root();
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(&root).args([
+        "build",
+        "-p",
+        "linli-gateway",
+        "--bin",
+        "linli",
+        "--message-format=json-render-diagnostics",
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        cmd.arg("--target-dir").arg(target);
+    }
+    let out = cmd.output().with_context(|| {
+        format!(
+            "run {} build in {}",
+            cargo.to_string_lossy(),
+            root.display()
+        )
+    })?;
+    if !out.status.success() {
+        bail!(
+            "building linli failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Cargo names the executable it produced; that covers any target-dir configuration.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let built = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "linli")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from));
+    let bin = match built {
+        Some(bin) => bin,
+        None => {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map_or_else(|| root.join("target"), PathBuf::from);
+            target
+                .join(if release { "release" } else { "debug" })
+                .join("linli")
+        }
+    };
+    if !bin.is_file() {
+        bail!("cargo built linli but {} is not there", bin.display());
+    }
+    Ok(bin)
+}
