@@ -97,10 +97,20 @@ impl Registry {
 
     /// Updates the registry with a message received at `now`. `retained` messages are replays of
     /// the broker's memory, so they describe the device but do not prove it is alive.
-    pub fn observe(&mut self, id: &str, message: &Message, retained: bool, now: u64) -> Observed {
+    /// `redelivered` (MQTT DUP) messages far below the duplicate window are old ones the broker
+    /// sends again after a crash, not a device that restarted its counter.
+    pub fn observe(
+        &mut self,
+        id: &str,
+        message: &Message,
+        retained: bool,
+        redelivered: bool,
+        now: u64,
+    ) -> Observed {
         let mut out = Observed::default();
         if let Some(seq) = message.seq() {
             let seen = match self.windows.get_mut(id) {
+                Some(w) if redelivered && w.is_below(seq) => Seen::Duplicate,
                 Some(w) => w.check(seq),
                 None => {
                     self.windows.insert(id.to_string(), SeqWindow::new(seq));

@@ -134,6 +134,12 @@ impl Gateway {
 
     /// Spawns the process without waiting for it to be ready.
     pub fn spawn(&mut self) -> Result<()> {
+        // A process that exited by itself is reaped and forgotten.
+        if let Some(child) = self.child.as_mut() {
+            if matches!(child.try_wait(), Ok(Some(_))) {
+                self.child = None;
+            }
+        }
         if self.child.is_some() {
             bail!("linli is already running");
         }

@@ -219,25 +219,42 @@ fn array<T: DeserializeOwned>(
 }
 
 fn typed<T: DeserializeOwned>(
-    value: toml::Value,
+    mut value: toml::Value,
     key: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
-    serde_path_to_error::deserialize(value)
-        .map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
-            // toml appends "in `key`" on a second line; the key is named separately.
-            let message = message
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string();
-            let (key, fix) = explain(key, &path, &message);
-            problems.push(Problem { key, message, fix });
-        })
-        .ok()
+    // serde stops at the first error of a table; to report every bad key of a section, take the
+    // offending key out and try again (bounded by the number of keys).
+    let rounds = value.as_table().map_or(1, |t| t.len() + 1);
+    for _ in 0..rounds {
+        let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            // With the bad keys taken out the rest still gets its semantic checks; the problems
+            // already recorded keep the whole file from loading.
+            Ok(v) => return Some(v),
+            Err(e) => e,
+        };
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // toml appends "in `key`" on a second line; the key is named separately.
+        let message = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let (full, fix) = explain(key, &path, &message);
+        problems.push(Problem {
+            key: full,
+            message,
+            fix,
+        });
+        let culprit = path.split('.').next().unwrap_or_default().to_string();
+        let removed = value.as_table_mut().and_then(|t| t.remove(&culprit));
+        if culprit.is_empty() || removed.is_none() {
+            return None;
+        }
+    }
+    None
 }
 
 /// Turns a serde message into the full key and a fix.

@@ -38,7 +38,7 @@ fn announce(heartbeat_s: u32) -> Message {
 #[test]
 fn first_message_registers_an_unplaced_device() {
     let mut r = Registry::default();
-    let o = r.observe("d1", &telemetry(1), false, 1_000);
+    let o = r.observe("d1", &telemetry(1), false, false, 1_000);
     assert!(o.registered && !o.duplicate);
     let d = r.get("d1").unwrap();
     assert_eq!(
@@ -52,9 +52,9 @@ fn first_message_registers_an_unplaced_device() {
 #[test]
 fn duplicates_are_counted_not_stored() {
     let mut r = Registry::default();
-    assert!(!r.observe("d1", &telemetry(1), false, 1).duplicate);
-    assert!(r.observe("d1", &telemetry(1), false, 2).duplicate);
-    assert_eq!(r.observe("d1", &telemetry(5), false, 3).gap, 3);
+    assert!(!r.observe("d1", &telemetry(1), false, false, 1).duplicate);
+    assert!(r.observe("d1", &telemetry(1), false, false, 2).duplicate);
+    assert_eq!(r.observe("d1", &telemetry(5), false, false, 3).gap, 3);
     let d = r.get("d1").unwrap();
     assert_eq!((d.messages, d.duplicates, d.seq_gaps), (2, 1, 3));
 }
@@ -62,7 +62,7 @@ fn duplicates_are_counted_not_stored() {
 #[test]
 fn announce_lwt_and_silence_drive_the_state() {
     let mut r = Registry::default();
-    r.observe("sos", &announce(10), false, 0);
+    r.observe("sos", &announce(10), false, false, 0);
     let d = r.get("sos").unwrap();
     assert_eq!(
         (d.source, d.heartbeat_s, d.state),
@@ -70,12 +70,12 @@ fn announce_lwt_and_silence_drive_the_state() {
     );
     assert_eq!(d.location.as_ref().unwrap().building.as_deref(), Some("3"));
 
-    let o = r.observe("sos", &status(StatusState::Offline), false, 1_000);
+    let o = r.observe("sos", &status(StatusState::Offline), false, false, 1_000);
     assert_eq!(o.became, Some(DeviceState::Offline));
     assert_eq!(r.get("sos").unwrap().state_reason, StateReason::Status);
 
     assert_eq!(
-        r.observe("sos", &telemetry(1), false, 2_000).became,
+        r.observe("sos", &telemetry(1), false, false, 2_000).became,
         Some(DeviceState::Online)
     );
     assert!(
@@ -97,7 +97,7 @@ fn announce_lwt_and_silence_drive_the_state() {
 #[test]
 fn a_retained_announce_does_not_prove_life() {
     let mut r = Registry::default();
-    r.observe("old", &announce(10), true, 5);
+    r.observe("old", &announce(10), true, false, 5);
     let d = r.get("old").unwrap();
     assert_eq!(
         (d.state, d.state_reason, d.last_seen),
@@ -120,7 +120,7 @@ fn configured_devices_keep_their_configured_place() {
     let mut r = Registry::load(Vec::new(), Vec::new(), &configured, 0);
     let d = r.get("gate-1").unwrap();
     assert_eq!((d.state, d.heartbeat_s), (DeviceState::Offline, 60));
-    r.observe("gate-1", &announce(5), false, 10);
+    r.observe("gate-1", &announce(5), false, false, 10);
     let d = r.get("gate-1").unwrap();
     assert_eq!(d.location.as_ref().unwrap().building.as_deref(), Some("1"));
     assert_eq!(d.kind.as_deref(), Some("access.gate"));
@@ -132,7 +132,7 @@ fn configured_devices_keep_their_configured_place() {
         data: Values::new(),
         device_id: None,
     });
-    r.observe("gate-1", &ev, false, 20);
+    r.observe("gate-1", &ev, false, false, 20);
     assert_eq!(
         r.get("gate-1").unwrap().last_event.as_ref().unwrap().kind,
         "access_denied"
@@ -142,11 +142,28 @@ fn configured_devices_keep_their_configured_place() {
 #[test]
 fn persist_writes_changed_records_once() {
     let mut r = Registry::default();
-    r.observe("a", &telemetry(1), false, 1);
-    r.observe("a", &telemetry(2), false, 2);
+    r.observe("a", &telemetry(1), false, false, 1);
+    r.observe("a", &telemetry(2), false, false, 2);
     let mut set = WriteSet::default();
     r.persist(&mut set);
     let mut again = WriteSet::default();
     r.persist(&mut again);
     assert!(again.is_empty());
+}
+
+#[test]
+fn a_redelivery_far_below_the_window_is_a_duplicate_not_a_restart() {
+    let mut r = Registry::default();
+    for seq in 1..=3_000 {
+        r.observe("m", &telemetry(seq), false, false, seq);
+    }
+    assert!(
+        r.observe("m", &telemetry(5), false, true, 4_000).duplicate,
+        "DUP=1 far below: already stored"
+    );
+    let restart = r.observe("m", &telemetry(5), false, false, 4_001);
+    assert!(
+        !restart.duplicate,
+        "DUP=0 far below: the device restarted its counter"
+    );
 }

@@ -62,6 +62,11 @@ impl SeqWindow {
         }
     }
 
+    /// True when `seq` is older than the window remembers.
+    pub fn is_below(&self, seq: u64) -> bool {
+        seq + WINDOW <= self.max
+    }
+
     fn shift(&mut self, n: u64) {
         if n >= WINDOW {
             self.bits = [0; WORDS];

@@ -21,10 +21,15 @@ use crate::shutdown::Shutdown;
 /// messages back), which is the backpressure we want; nothing is dropped.
 pub const INGEST_QUEUE: usize = 8_192;
 
-/// rumqttc request channel: acknowledgements queue here. It must exceed the number of
-/// unacknowledged messages the broker may have out (its in-flight window), or acks could wait on
-/// a blocked event loop.
+/// rumqttc request channel, where acknowledgements go. The pipeline never waits for room here
+/// (see `pipeline::acks`), so its size only sets how many PUBACKs go out per event-loop turn.
 const REQUEST_QUEUE: usize = 2 * INGEST_QUEUE;
+
+/// Largest packet read from the broker: the MQTT maximum. Anything the broker delivers must reach
+/// the decoder, to be rejected as `oversize` and kept; a lower limit would drop the connection and
+/// the broker would redeliver the same message forever. Cap message size at the broker
+/// (mosquitto `max_packet_size`) to bound memory.
+const MAX_PACKET: usize = 268_435_455;
 
 /// Where the broker is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +206,7 @@ pub fn client(config: &Config, (host, port): &(String, u16)) -> (AsyncClient, Ev
         .set_clean_session(false)
         .set_manual_acks(true)
         // Oversize payloads must reach the decoder to be rejected and kept, not kill the link.
-        .set_max_packet_size((config.mqtt.max_payload * 4).max(1 << 20), 1 << 20)
+        .set_max_packet_size(MAX_PACKET, 1 << 20)
         .set_request_channel_capacity(REQUEST_QUEUE);
     if let (Some(user), Some(password)) = (&config.mqtt.username, &config.mqtt.password) {
         options.set_credentials(user.clone(), password.clone());

@@ -6,6 +6,7 @@
 //! The worker owns all mutable pipeline state (device registry, rule engine, alarm book); the API
 //! reaches it only through [`Command`]s.
 
+mod acks;
 mod commands;
 mod effects;
 
@@ -20,6 +21,7 @@ use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tracing::{error, warn};
 
+use acks::Acks;
 pub use commands::{Command, CommandError};
 
 use crate::alarms::{Alarm, Book, Effects};
@@ -39,6 +41,9 @@ pub const COMMAND_QUEUE: usize = 256;
 /// How often timers (silence, escalation, households, doors) are checked: "late by at most a
 /// second" with room to spare.
 pub const TICK: Duration = Duration::from_millis(250);
+
+/// How soon acknowledgements that found rumqttc's request channel full are tried again.
+const ACK_RETRY: Duration = Duration::from_millis(2);
 
 /// Rejected payloads are kept up to this many bytes.
 const KEEP_PAYLOAD: usize = 1_024;
@@ -94,6 +99,7 @@ impl Pipeline {
         mut shutdown: Shutdown,
     ) -> Result<(), StoreError> {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut acks = Acks::default();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -104,8 +110,9 @@ impl Pipeline {
                     if n == 0 {
                         break;
                     }
-                    self.handle(&mut batch).await?;
+                    self.handle(&mut batch, &mut acks).await?;
                 }
+                _ = tokio::time::sleep(ACK_RETRY), if !acks.is_empty() => self.flush_acks(&mut acks),
                 Some(command) = commands.recv() => self.command(command).await?,
                 _ = tick.tick() => self.tick().await?,
             }
@@ -113,7 +120,11 @@ impl Pipeline {
         self.commit(WriteSet::default(), Effects::default()).await
     }
 
-    async fn handle(&mut self, batch: &mut Vec<Incoming>) -> Result<(), StoreError> {
+    async fn handle(
+        &mut self,
+        batch: &mut Vec<Incoming>,
+        acks: &mut Acks,
+    ) -> Result<(), StoreError> {
         let started = Instant::now();
         let mut set = WriteSet::default();
         let mut fx = Effects::default();
@@ -129,16 +140,18 @@ impl Pipeline {
         self.count(tally);
 
         // PUBACKs in receive order, as MQTT requires; only for the session they came in.
-        let client = self.clients.borrow().clone();
-        let epoch = self.session.epoch.load(Ordering::Acquire);
         for incoming in batch.drain(..) {
-            if incoming.publish.qos != QoS::AtMostOnce && incoming.epoch == epoch {
-                if let Err(e) = client.ack(&incoming.publish).await {
-                    warn!(error = %e, "acknowledgement not queued; the broker will redeliver");
-                }
+            if incoming.publish.qos != QoS::AtMostOnce {
+                acks.push(incoming.epoch, &incoming.publish);
             }
         }
+        self.flush_acks(acks);
         Ok(())
+    }
+
+    fn flush_acks(&self, acks: &mut Acks) {
+        let client = self.clients.borrow().clone();
+        acks.flush(&client, self.session.epoch.load(Ordering::Acquire));
     }
 
     fn classify(
@@ -158,8 +171,11 @@ impl Pipeline {
             Ok(_) | Err(TopicError::Reserved(_)) => return,
             Err(e) => return self.reject(incoming, Reject::from(&e), set, tally),
         };
-        // An empty retained payload clears a retained announce or status; nothing to keep.
-        if publish.payload.is_empty() && publish.retain {
+        // An empty payload clears a retained announce or status. A live subscription gets it
+        // with RETAIN=0 (the broker forwards the clearing publish), so the flag cannot tell.
+        if publish.payload.is_empty()
+            && matches!(topic.channel, Channel::Announce | Channel::Status)
+        {
             return;
         }
         let message = match decode(
@@ -173,7 +189,9 @@ impl Pipeline {
         };
         let id = topic.device_id;
         let recv = incoming.recv;
-        let seen = self.registry.observe(id, &message, publish.retain, recv);
+        let seen = self
+            .registry
+            .observe(id, &message, publish.retain, publish.dup, recv);
         if seen.duplicate {
             tally.duplicates += 1;
             return;
