@@ -10,10 +10,15 @@ use linli_protocols::{Value, Values};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).ok_or_else(|| anyhow::anyhow!("usage: fill_store PATH SIZE_MB [DEVICES]"))?;
+    let path = args
+        .get(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: fill_store PATH SIZE_MB [DEVICES]"))?;
     let target_mb: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1_024);
     let devices: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20_000);
-    let store = Store::open(&StoreConfig { path: path.into(), ..StoreConfig::default() })?;
+    let store = Store::open(&StoreConfig {
+        path: path.into(),
+        ..StoreConfig::default()
+    })?;
     let started = Instant::now();
     let t0 = linli_gateway::now_ms() - 30 * 86_400_000;
     let (mut written, mut round) = (0u64, 0u64);
@@ -24,8 +29,14 @@ fn main() -> anyhow::Result<()> {
             let device = format!("dev-{:05}", n % devices);
             let seq = n / devices;
             let values: Values = [
-                ("temperature_c".to_string(), Value::Number(20.0 + (n % 100) as f64 / 10.0)),
-                ("battery_pct".to_string(), Value::Number((100 - n % 50) as f64)),
+                (
+                    "temperature_c".to_string(),
+                    Value::Number(20.0 + (n % 100) as f64 / 10.0),
+                ),
+                (
+                    "battery_pct".to_string(),
+                    Value::Number((100 - n % 50) as f64),
+                ),
             ]
             .into();
             let ts = t0 + seq * 60_000;

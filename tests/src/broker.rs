@@ -193,21 +193,7 @@ fn mosquitto() -> PathBuf {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- mosquitto log ({}), last 40 lines ----\n{}\n----",
-                self.log_path().display(),
-                tail(&self.log_path(), 40)
-            );
-        }
-        if let Some(dir) = self.dir.take() {
-            if crate::keep_dirs() {
-                eprintln!("keeping {}", dir.keep().display());
-            }
-        }
+        let log = self.log_path();
+        crate::reap(&mut self.child, &mut self.dir, "mosquitto", &log, 40);
     }
 }

@@ -306,21 +306,7 @@ impl Gateway {
 
 impl Drop for Gateway {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- linli log ({}), last 60 lines ----\n{}\n----",
-                self.log_path().display(),
-                self.log_tail(60)
-            );
-        }
-        if let Some(dir) = self.dir.take() {
-            if crate::keep_dirs() {
-                eprintln!("keeping {}", dir.keep().display());
-            }
-        }
+        let log = self.log_path();
+        crate::reap(&mut self.child, &mut self.dir, "linli", &log, 60);
     }
 }

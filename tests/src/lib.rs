@@ -199,3 +199,30 @@ pub fn temp_dir(prefix: &str) -> Result<tempfile::TempDir> {
         .tempdir()
         .context("create a temporary directory")
 }
+
+/// What every process owner does on drop: kill and reap the process, print the tail of its log
+/// when the test is failing, and remove (or, with `LINLI_TEST_KEEP`, keep) its directory.
+pub fn reap(
+    child: &mut Option<std::process::Child>,
+    dir: &mut Option<tempfile::TempDir>,
+    name: &str,
+    log: &std::path::Path,
+    lines: usize,
+) {
+    if let Some(mut child) = child.take() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    if std::thread::panicking() {
+        eprintln!(
+            "---- {name} log ({}), last {lines} lines ----\n{}\n----",
+            log.display(),
+            tail(log, lines)
+        );
+    }
+    if let Some(dir) = dir.take() {
+        if keep_dirs() {
+            eprintln!("keeping {}", dir.keep().display());
+        }
+    }
+}

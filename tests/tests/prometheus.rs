@@ -257,22 +257,8 @@ impl Prometheus {
 
 impl Drop for Prometheus {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "---- prometheus log ({}), last 40 lines ----\n{}\n----",
-                self.log_path().display(),
-                tail(&self.log_path(), 40)
-            );
-        }
-        if let Some(dir) = self.dir.take() {
-            if linli_tests::keep_dirs() {
-                eprintln!("keeping {}", dir.keep().display());
-            }
-        }
+        let log = self.log_path();
+        linli_tests::reap(&mut self.child, &mut self.dir, "prometheus", &log, 40);
     }
 }
 
