@@ -103,11 +103,16 @@ pub async fn run(options: DemoOptions, trigger: Arc<Trigger>) -> Result<(), Demo
         "community laid out"
     );
 
+    let target = Target {
+        host: "127.0.0.1".into(),
+        port: mqtt_port,
+        ready: Some(http),
+    };
     let simulator = tokio::spawn(simulate(
         community,
-        mqtt_port,
+        target,
         options.speed,
-        start,
+        0.0,
         trigger.subscribe(),
     ));
     let banner = tokio::spawn(banner(http, trigger.subscribe()));
@@ -200,14 +205,59 @@ fn config_text(
     t
 }
 
-async fn simulate(
+/// Where the simulator publishes.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// A hub to wait for (`/healthz` 200) before the first message.
+    pub ready: Option<SocketAddr>,
+}
+
+/// True once the hub answers `GET /healthz` with 200 (store open, subscribed).
+async fn healthy(http: SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(http).await else {
+        return false;
+    };
+    if s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 16];
+    matches!(s.read(&mut head).await, Ok(n) if head[..n].starts_with(b"HTTP/1.1 200") || head[..n].starts_with(b"HTTP/1.0 200"))
+}
+
+/// Publishes a simulated community to a broker until `shutdown` (`linli demo`, `linli simulate`).
+/// `rate` adds that many telemetry messages per second on top of the community's own traffic.
+pub async fn simulate(
     mut community: Community,
-    port: u16,
+    target: Target,
     speed: f64,
-    start: u64,
+    rate: f64,
     mut shutdown: Shutdown,
 ) {
-    let mut options = MqttOptions::new("linli-demo-simulator", "127.0.0.1", port);
+    // Events published before the hub has subscribed would be lost (only announces are
+    // retained): start the community once the hub answers.
+    if let Some(http) = target.ready {
+        for _ in 0..300 {
+            if shutdown.is_triggered() || healthy(http).await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let start = crate::now_ms();
+    community.restart_clock(start);
+    let mut options = MqttOptions::new(
+        format!("linli-simulator-{}", std::process::id()),
+        target.host,
+        target.port,
+    );
     options
         .set_keep_alive(Duration::from_secs(30))
         .set_max_packet_size(1 << 20, 1 << 20);
@@ -231,14 +281,21 @@ async fn simulate(
     }
     let began = Instant::now();
     let mut every = tokio::time::interval(Duration::from_millis(100));
-    let mut sent = 0u64;
+    let (mut sent, mut loaded) = (0u64, 0u64);
     loop {
         tokio::select! {
             _ = shutdown.wait() => break,
             _ = every.tick() => {}
         }
         let now = start + (began.elapsed().as_secs_f64() * speed * 1_000.0) as u64;
-        for m in community.step(now) {
+        // Extra load, paced in real time: what `rate` asks for by now, less what went out.
+        let due = (began.elapsed().as_secs_f64() * rate) as u64;
+        let extra = community.load(
+            usize::try_from(due.saturating_sub(loaded)).unwrap_or(0),
+            now,
+        );
+        loaded = due;
+        for m in community.step(now).into_iter().chain(extra) {
             if client
                 .publish(m.topic, QoS::AtLeastOnce, m.retain, m.payload)
                 .await

@@ -28,6 +28,31 @@ enum Command {
         /// The configuration file.
         file: PathBuf,
     },
+    /// Publish a simulated community to a broker (deterministic with --seed).
+    #[cfg(feature = "demo")]
+    Simulate {
+        /// The broker, `mqtt://HOST:PORT`.
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        broker: String,
+        /// Site id (topic level).
+        #[arg(long, default_value = "sunny-garden")]
+        site: String,
+        /// Households to simulate.
+        #[arg(long, default_value_t = 2_000)]
+        households: usize,
+        /// Seed (the same seed gives the same community and traffic).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Extra telemetry messages per second on top of the community's own traffic (load).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Leave out the scripted incidents of the first minute.
+        #[arg(long)]
+        no_script: bool,
+    },
     /// Run a whole simulated community on this machine: embedded broker, hub, simulator.
     #[cfg(feature = "demo")]
     Demo {
@@ -77,6 +102,42 @@ fn main() -> ExitCode {
             }
         },
         Command::Run { config } => run(&config),
+        #[cfg(feature = "demo")]
+        Command::Simulate {
+            broker,
+            site,
+            households,
+            seed,
+            speed,
+            rate,
+            no_script,
+        } => {
+            let (host, port) = match linli_gateway::ingest::BrokerAddr::parse(&broker) {
+                Ok(linli_gateway::ingest::BrokerAddr::Tcp { host, port }) => (host, port),
+                _ => {
+                    eprintln!("--broker: `{broker}` is not mqtt://HOST:PORT");
+                    return ExitCode::from(2);
+                }
+            };
+            let config = linli_sim::SimConfig {
+                site,
+                households,
+                seed,
+                scripted: !no_script,
+                ..Default::default()
+            };
+            let community = linli_sim::Community::new(config, linli_gateway::now_ms());
+            let target = linli_gateway::demo::Target {
+                host,
+                port,
+                ready: None,
+            };
+            with_runtime(|trigger| async move {
+                linli_gateway::demo::simulate(community, target, speed, rate, trigger.subscribe())
+                    .await;
+                Ok(())
+            })
+        }
         #[cfg(feature = "demo")]
         Command::Demo {
             households,

@@ -91,3 +91,43 @@ fn the_demo_shows_live_alarms_within_30_s_and_stops_on_sigint() {
         "banner: {out}"
     );
 }
+
+#[test]
+fn linli_simulate_feeds_a_real_broker_with_extra_load() {
+    let broker = linli_tests::Broker::start().unwrap();
+    let gw = linli_tests::Gateway::launch(&broker.url(), "sunny-garden", "").unwrap();
+    let mut child = Command::new(linli_bin().unwrap())
+        .args([
+            "simulate",
+            "--broker",
+            &broker.url(),
+            "--households",
+            "100",
+            "--seed",
+            "3",
+        ])
+        .args(["--rate", "500"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let received = || {
+        gw.metrics().map_or(0.0, |m| {
+            m.labelled("linli_messages_received_total", "channel", "telemetry")
+        })
+    };
+    let seen = wait_for(Duration::from_secs(30), "2,000 telemetry messages", || {
+        let n = received();
+        (n >= 2_000.0).then_some(n)
+    });
+    signal(child.id(), "INT").unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    seen.unwrap_or_else(|e| panic!("{e:#}: {} received", received()));
+    assert!(status.unwrap().success());
+    let devices = gw.get_all("/api/v1/devices").unwrap();
+    assert!(
+        devices.len() >= 200,
+        "100 households announce at least 200 devices: {}",
+        devices.len()
+    );
+}

@@ -335,3 +335,14 @@ pub(crate) fn incident(
         }
     }
 }
+
+/// One extra telemetry message of `d` (load generation).
+pub(crate) fn load(config: &SimConfig, d: &mut Device, now: u64) -> Outgoing {
+    let reading = num(d.level);
+    telemetry(
+        config,
+        d,
+        now,
+        &[("load", Value::Bool(true)), ("level", reading)],
+    )
+}

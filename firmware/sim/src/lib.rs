@@ -69,6 +69,7 @@ pub struct Community {
     rng: StdRng,
     start: u64,
     script: Vec<(u64, behaviour::Incident)>,
+    next_loaded: usize,
 }
 
 impl Community {
@@ -95,6 +96,7 @@ impl Community {
             rng,
             start: start_ms,
             script,
+            next_loaded: 0,
         }
     }
 
@@ -108,6 +110,17 @@ impl Community {
             .map(|std::cmp::Reverse((t, i))| std::cmp::Reverse((t + shift, i)))
             .collect();
         self.start = start_ms;
+    }
+
+    /// `n` extra telemetry messages at simulated time `now_ms`, from the devices in turn: load on
+    /// top of the community's own traffic (`--rate`).
+    pub fn load(&mut self, n: usize, now_ms: u64) -> Vec<Outgoing> {
+        (0..n)
+            .map(|_| {
+                self.next_loaded = (self.next_loaded + 1) % self.devices.len().max(1);
+                behaviour::load(&self.config, &mut self.devices[self.next_loaded], now_ms)
+            })
+            .collect()
     }
 
     /// Every device.

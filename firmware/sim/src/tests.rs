@@ -86,3 +86,29 @@ fn households_and_devices_add_up() {
         20
     );
 }
+
+#[test]
+fn extra_load_is_contract_traffic_with_fresh_sequence_numbers() {
+    let mut c = Community::new(
+        SimConfig {
+            households: 50,
+            ..SimConfig::default()
+        },
+        0,
+    );
+    let extra = c.load(500, 1_000);
+    assert_eq!(extra.len(), 500);
+    let limits = Limits::default();
+    for m in &extra {
+        let t = DeviceTopic::parse("sunny-garden", &m.topic).unwrap();
+        decode(t.channel, t.device_id, &m.payload, &limits).unwrap();
+    }
+    let mut again = Community::new(
+        SimConfig {
+            households: 50,
+            ..SimConfig::default()
+        },
+        0,
+    );
+    assert_eq!(again.load(500, 1_000), extra, "deterministic");
+}
