@@ -284,18 +284,15 @@ impl Job {
                 }
                 Next::Fallback(next) => {
                     settle.remove = Some(item.id);
-                    settle.enqueue.push(OutboxItem {
-                        id: 0,
-                        kind: OutboxKind::Notify {
+                    settle.enqueue.push(OutboxItem::new(
+                        OutboxKind::Notify {
                             staff_id: staff_id.to_string(),
                             body: Box::new(body.clone()),
                             channel: next as u32,
                             first_at,
                         },
-                        created_at: end,
-                        attempts: 0,
-                        next_at: end,
-                    });
+                        end,
+                    ));
                     settle.receipts.push(receipt(
                         "fallback",
                         format!(

@@ -27,13 +27,7 @@ impl Pipeline {
                 let kind = OutboxKind::State {
                     alarm_id: a.id.clone(),
                 };
-                set.enqueue(OutboxItem {
-                    id: 0,
-                    kind,
-                    created_at: now,
-                    attempts: 0,
-                    next_at: now,
-                });
+                set.enqueue(OutboxItem::new(kind, now));
             }
         }
         let deliveries = !fx.alarms.is_empty();
@@ -44,13 +38,7 @@ impl Pipeline {
                 channel: 0,
                 first_at: now,
             };
-            set.enqueue(OutboxItem {
-                id: 0,
-                kind,
-                created_at: now,
-                attempts: 0,
-                next_at: now,
-            });
+            set.enqueue(OutboxItem::new(kind, now));
         }
         for e in fx.audit {
             self.observe(&e, &fx.alarms);

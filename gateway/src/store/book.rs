@@ -51,6 +51,19 @@ pub struct OutboxItem {
     pub next_at: u64,
 }
 
+impl OutboxItem {
+    /// A delivery due at once, queued at `now` (its id is assigned when the store applies it).
+    pub fn new(kind: OutboxKind, now: u64) -> Self {
+        OutboxItem {
+            id: 0,
+            kind,
+            created_at: now,
+            attempts: 0,
+            next_at: now,
+        }
+    }
+}
+
 /// `GET /api/v1/alarms` filters.
 #[derive(Debug, Clone, Default)]
 pub struct AlarmFilter {

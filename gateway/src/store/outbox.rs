@@ -166,15 +166,12 @@ mod tests {
     #[test]
     fn settle_moves_an_item_and_keeps_receipts_per_alarm() {
         let (_dir, store) = store();
-        let item = OutboxItem {
-            id: 0,
-            kind: OutboxKind::State {
+        let item = OutboxItem::new(
+            OutboxKind::State {
                 alarm_id: "1".into(),
             },
-            created_at: 1,
-            attempts: 0,
-            next_at: 1,
-        };
+            1,
+        );
         store
             .settle(Settle {
                 enqueue: vec![item.clone()],
