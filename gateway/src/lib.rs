@@ -5,6 +5,7 @@ pub mod alarms;
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod console;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod devices;

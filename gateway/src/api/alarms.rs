@@ -19,7 +19,7 @@ use super::{ApiError, ApiState, limit};
 use crate::alarms::{ActError, Alarm, AuditEntry, Entry};
 use crate::notify::receipt_line;
 use crate::pipeline::{Command, CommandError};
-use crate::store::{AlarmFilter, Page, Receipt};
+use crate::store::{AlarmFilter, Page, Receipt, Store, StoreError};
 
 /// `GET /api/v1/alarms` filters.
 #[derive(Debug, Deserialize)]
@@ -53,7 +53,7 @@ pub async fn list(
 }
 
 /// An alarm the viewer may see, or 404 (never 403: ids do not leak).
-fn visible(s: &ApiState, viewer: &Viewer, id: &str) -> Result<Alarm, ApiError> {
+pub(crate) fn visible(s: &ApiState, viewer: &Viewer, id: &str) -> Result<Alarm, ApiError> {
     match s.store.alarm(id)? {
         Some(a) if viewer.sees(&a.class, &a.place) => Ok(a),
         _ => Err(ApiError::not_found(format!("no alarm `{id}`"))),
@@ -65,9 +65,11 @@ fn visible(s: &ApiState, viewer: &Viewer, id: &str) -> Result<Alarm, ApiError> {
 /// owns the alarm record.
 #[derive(Debug, Serialize)]
 pub struct AlarmView {
+    /// The alarm, with receipts in its timeline.
     #[serde(flatten)]
-    alarm: Alarm,
-    receipts: Vec<Receipt>,
+    pub alarm: Alarm,
+    /// Every delivery attempt.
+    pub receipts: Vec<Receipt>,
 }
 
 pub async fn one(
@@ -75,8 +77,17 @@ pub async fn one(
     viewer: Viewer,
     Path(id): Path<String>,
 ) -> Result<Json<AlarmView>, ApiError> {
-    let mut alarm = visible(&s, &viewer, &id)?;
-    let receipts = s.store.receipts(&id)?;
+    with_receipts(&s, &viewer, &id).map(Json)
+}
+
+/// An alarm the viewer may see, its delivery receipts merged into its timeline.
+pub(crate) fn with_receipts(
+    s: &ApiState,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<AlarmView, ApiError> {
+    let mut alarm = visible(s, viewer, id)?;
+    let receipts = s.store.receipts(id)?;
     alarm.timeline.extend(receipts.iter().map(|r| Entry {
         at: r.at,
         what: match r.result.as_str() {
@@ -88,7 +99,7 @@ pub async fn one(
     }));
     // Stable: entries of the same millisecond keep their order.
     alarm.timeline.sort_by_key(|e| e.at);
-    Ok(Json(AlarmView { alarm, receipts }))
+    Ok(AlarmView { alarm, receipts })
 }
 
 /// Body of ack and resolve.
@@ -127,44 +138,56 @@ async fn act(
     resolve: bool,
 ) -> Result<Json<Alarm>, ApiError> {
     let Json(body) = body?;
-    let alarm = visible(&s, &viewer, &id)?;
-    let by = match &viewer {
-        Viewer::Open => body
-            .by
+    act_as(&s, &viewer, &id, body.by, body.note, resolve, "api")
+        .await
+        .map(Json)
+}
+
+/// Acknowledges or resolves an alarm the viewer may see, as the viewer (or as `by` when the API
+/// is open), through the pipeline worker.
+pub(crate) async fn act_as(
+    s: &ApiState,
+    viewer: &Viewer,
+    id: &str,
+    by: Option<String>,
+    note: Option<String>,
+    resolve: bool,
+    via: &'static str,
+) -> Result<Alarm, ApiError> {
+    let alarm = visible(s, viewer, id)?;
+    let by = match viewer {
+        Viewer::Open => by
             .filter(|b| !b.trim().is_empty())
             .unwrap_or_else(|| "anonymous".into()),
         Viewer::Staff(p, _) => p.id.clone(),
     };
     let (reply, answer) = oneshot::channel();
     let command = Command::Act {
-        alarm_id: id.clone(),
+        alarm_id: id.to_string(),
         resolve,
         by,
-        note: body.note,
-        via: "api",
+        note: note.filter(|n| !n.trim().is_empty()),
+        via,
         reply,
     };
-    ask(&s, command, answer)
-        .await?
-        .map(Json)
-        .map_err(|e| match e {
-            CommandError::Act(ActError::NotOpen(_)) if alarm.status == Handling::Resolved => {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "resolved",
-                    format!("alarm `{id}` is already resolved"),
-                )
-            }
-            CommandError::Act(e @ ActError::AlreadyAcknowledged { .. }) => {
-                ApiError::new(StatusCode::CONFLICT, "acknowledged", e.to_string())
-            }
-            CommandError::Act(e @ ActError::NoteRequired(_)) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "note_required",
-                e.to_string(),
-            ),
-            other => ApiError::not_found(other.to_string()),
-        })
+    ask(s, command, answer).await?.map_err(|e| match e {
+        CommandError::Act(ActError::NotOpen(_)) if alarm.status == Handling::Resolved => {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "resolved",
+                format!("alarm `{id}` is already resolved"),
+            )
+        }
+        CommandError::Act(e @ ActError::AlreadyAcknowledged { .. }) => {
+            ApiError::new(StatusCode::CONFLICT, "acknowledged", e.to_string())
+        }
+        CommandError::Act(e @ ActError::NoteRequired(_)) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "note_required",
+            e.to_string(),
+        ),
+        other => ApiError::not_found(other.to_string()),
+    })
 }
 
 /// Sends a command to the pipeline worker and waits for its answer.
@@ -263,30 +286,47 @@ pub async fn audit(
     let limit = limit(q.limit)?;
     let store = s.store.clone();
     let page = tokio::task::spawn_blocking(move || {
-        let seen: std::cell::RefCell<HashMap<String, bool>> = Default::default();
-        store.audit(q.after.unwrap_or(0), limit, |e| {
-            let wanted = q
-                .alarm_id
-                .as_ref()
-                .is_none_or(|id| e.alarm_id.as_ref() == Some(id))
-                && q.actor.as_ref().is_none_or(|a| &e.actor == a);
-            if !wanted || viewer.sees_all_audit() {
-                return wanted;
-            }
-            // Others see the records of alarms they may see, and their own actions.
-            match &e.alarm_id {
-                Some(id) => *seen.borrow_mut().entry(id.clone()).or_insert_with(|| {
-                    store
-                        .alarm(id)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|a| viewer.sees(&a.class, &a.place))
-                }),
-                None => e.actor == viewer.id(),
-            }
-        })
+        audit_page(
+            &store,
+            &viewer,
+            q.after.unwrap_or(0),
+            limit,
+            q.alarm_id.as_deref(),
+            q.actor.as_deref(),
+        )
     })
     .await
     .map_err(|e| ApiError::bad_request(format!("query aborted: {e}")))??;
     Ok(Json(page))
+}
+
+/// The audit records the viewer may see, oldest first, filtered by alarm and actor. Admin and
+/// committee see everything; others the records of alarms they may see, and their own actions.
+/// Blocking: a scan of the store.
+pub(crate) fn audit_page(
+    store: &Store,
+    viewer: &Viewer,
+    after: u64,
+    limit: usize,
+    alarm_id: Option<&str>,
+    actor: Option<&str>,
+) -> Result<Page<AuditEntry>, StoreError> {
+    let seen: std::cell::RefCell<HashMap<String, bool>> = Default::default();
+    store.audit(after, limit, |e| {
+        let wanted = alarm_id.is_none_or(|id| e.alarm_id.as_deref() == Some(id))
+            && actor.is_none_or(|a| e.actor == a);
+        if !wanted || viewer.sees_all_audit() {
+            return wanted;
+        }
+        match &e.alarm_id {
+            Some(id) => *seen.borrow_mut().entry(id.clone()).or_insert_with(|| {
+                store
+                    .alarm(id)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|a| viewer.sees(&a.class, &a.place))
+            }),
+            None => e.actor == viewer.id(),
+        }
+    })
 }

@@ -50,7 +50,8 @@ impl Auth {
         self.people.get(id)
     }
 
-    fn person(&self, token: &str) -> Option<&Person> {
+    /// The staff member a token belongs to.
+    pub fn person(&self, token: &str) -> Option<&Person> {
         // Compare every token in full, so timing says nothing about which one nearly matched.
         let mut found = None;
         for (t, id) in &self.tokens {
@@ -115,15 +116,44 @@ impl Viewer {
 impl FromRequestParts<ApiState> for Viewer {
     type Rejection = ApiError;
 
+    /// A bearer token, else the console's session cookie. A state-changing call made with the
+    /// cookie must also carry the session's `X-CSRF-Token`: a cookie is sent by the browser on
+    /// its own, a header only by the console's own script.
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         if state.auth.is_open() {
             return Ok(Viewer::Open);
         }
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send Authorization: Bearer <your staff token>"))?;
+        let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+            return state
+                .sessions
+                .from_headers(&parts.headers, crate::now_ms())
+                .and_then(|session| {
+                    let person = state.auth.staff(session.staff_id.as_deref()?)?.clone();
+                    Some((session, person))
+                })
+                .map(|(session, person)| {
+                    let csrf = parts
+                        .headers
+                        .get(crate::console::CSRF_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    if parts.method.is_safe() || session.csrf_ok(csrf) {
+                        Ok(Viewer::Staff(person, state.auth.clone()))
+                    } else {
+                        Err(ApiError::new(
+                            StatusCode::FORBIDDEN,
+                            "csrf",
+                            "a call made with the console's cookie needs its X-CSRF-Token header",
+                        ))
+                    }
+                })
+                .unwrap_or_else(|| {
+                    Err(unauthorized(
+                        "send Authorization: Bearer <your staff token>",
+                    ))
+                });
+        };
         let token = header
             .to_str()
             .ok()

@@ -83,7 +83,8 @@ pub async fn list(
     }))
 }
 
-fn sees(viewer: &Viewer, d: &DeviceRecord) -> bool {
+/// True when the viewer may see the device.
+pub(crate) fn sees(viewer: &Viewer, d: &DeviceRecord) -> bool {
     viewer.sees(
         d.kind.as_deref().unwrap_or("unknown"),
         &crate::rules::place_of(d),
@@ -127,7 +128,11 @@ impl SeriesQuery {
 }
 
 /// A device the viewer may see, or 404.
-async fn known(store: &Store, viewer: &Viewer, id: &str) -> Result<DeviceRecord, ApiError> {
+pub(crate) async fn known(
+    store: &Store,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<DeviceRecord, ApiError> {
     match store.device(id)? {
         Some(d) if sees(viewer, &d) => Ok(d),
         _ => Err(ApiError::not_found(format!("no device `{id}`"))),

@@ -52,17 +52,25 @@ pub fn from_config(config: &Config) -> Arc<Vec<HouseholdInfo>> {
 /// A household as the API shows it.
 #[derive(Debug, Serialize)]
 pub struct HouseholdView {
-    id: String,
-    place: Place,
-    living_alone: bool,
+    /// Household id.
+    pub id: String,
+    /// Where.
+    pub place: Place,
+    /// A senior living alone.
+    pub living_alone: bool,
     /// Only for roles that need names (PIPL).
     #[serde(skip_serializing_if = "Option::is_none")]
-    residents: Option<Vec<String>>,
-    devices: Vec<String>,
-    last_activity: Option<u64>,
-    away_until: Option<u64>,
-    inactive: bool,
-    low_water: bool,
+    pub residents: Option<Vec<String>>,
+    /// Its devices.
+    pub devices: Vec<String>,
+    /// Last sign of activity, ms.
+    pub last_activity: Option<u64>,
+    /// Away mode until, ms.
+    pub away_until: Option<u64>,
+    /// An inactivity alarm is raised.
+    pub inactive: bool,
+    /// A low-water alarm is raised.
+    pub low_water: bool,
 }
 
 fn view(h: &HouseholdInfo, state: Option<&HouseholdSnapshot>, viewer: &Viewer) -> HouseholdView {
@@ -83,14 +91,18 @@ pub async fn list(
     State(s): State<ApiState>,
     viewer: Viewer,
 ) -> Result<Json<Page<HouseholdView>>, ApiError> {
+    let items = views(&s, &viewer)?;
+    Ok(Json(Page { items, next: None }))
+}
+
+/// The households the viewer may see.
+pub(crate) fn views(s: &ApiState, viewer: &Viewer) -> Result<Vec<HouseholdView>, ApiError> {
     let states = s.store.households()?;
-    let items = s
-        .households
+    Ok(s.households
         .iter()
         .filter(|h| viewer.sees("care.household", &h.place))
-        .map(|h| view(h, states.iter().find(|x| x.id == h.id), &viewer))
-        .collect();
-    Ok(Json(Page { items, next: None }))
+        .map(|h| view(h, states.iter().find(|x| x.id == h.id), viewer))
+        .collect())
 }
 
 /// Body of `POST /api/v1/households/{id}/away`.
@@ -108,6 +120,16 @@ pub async fn away(
     body: Result<Json<AwayBody>, JsonRejection>,
 ) -> Result<Json<HouseholdView>, ApiError> {
     let Json(body) = body?;
+    set_away(&s, &viewer, &id, body.until).await.map(Json)
+}
+
+/// Switches away mode of a household the viewer may see on (until `until`) or off.
+pub(crate) async fn set_away(
+    s: &ApiState,
+    viewer: &Viewer,
+    id: &str,
+    until: Option<u64>,
+) -> Result<HouseholdView, ApiError> {
     let Some(h) = s
         .households
         .iter()
@@ -115,20 +137,20 @@ pub async fn away(
     else {
         return Err(ApiError::not_found(format!("no household `{id}`")));
     };
-    if body.until.is_some_and(|u| u <= crate::now_ms()) {
+    if until.is_some_and(|u| u <= crate::now_ms()) {
         return Err(ApiError::bad_request(
             "`until` is in the past; send null to switch away mode off",
         ));
     }
     let (reply, answer) = oneshot::channel();
     let command = Command::Away {
-        household: id.clone(),
-        until: body.until,
+        household: id.to_string(),
+        until,
         by: viewer.id().to_string(),
         reply,
     };
-    let state = ask(&s, command, answer)
+    let state = ask(s, command, answer)
         .await?
         .map_err(|e| ApiError::not_found(e.to_string()))?;
-    Ok(Json(view(h, Some(&state), &viewer)))
+    Ok(view(h, Some(&state), viewer))
 }

@@ -1,11 +1,11 @@
 //! HTTP: health, metrics and the read API. It reads the store; it never drives the pipeline.
 
 mod ack;
-mod alarms;
+pub(crate) mod alarms;
 mod auth;
-mod devices;
+pub(crate) mod devices;
 mod error;
-mod households;
+pub(crate) mod households;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -52,6 +52,10 @@ pub struct ApiState {
     pub console: Console,
     /// The site's offset from UTC, seconds, for times on pages.
     pub utc_offset: i32,
+    /// The site's name, for page headings.
+    pub site_name: Arc<str>,
+    /// Console sign-ins; the API accepts their cookie too.
+    pub sessions: Arc<crate::console::Sessions>,
 }
 
 impl ApiState {
@@ -84,6 +88,13 @@ impl ApiState {
             console,
             utc_offset: crate::config::parse_utc_offset(&config.site.utc_offset)
                 .unwrap_or(8 * 3_600),
+            site_name: config
+                .site
+                .name
+                .clone()
+                .unwrap_or_else(|| config.site.id.clone())
+                .into(),
+            sessions: Arc::default(),
         }
     }
 }
@@ -112,6 +123,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/households", get(households::list))
         .route("/api/v1/households/{id}/away", post(households::away))
         .route("/ack/{token}", get(ack::page_get).post(ack::confirm))
+        .merge(crate::console::routes())
         .fallback(|| async {
             ApiError::not_found("no such endpoint; see /api/v1/devices, /api/v1/rejected")
         })
