@@ -324,7 +324,7 @@ async fn banner(http: SocketAddr, mut shutdown: Shutdown) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut text = format!(
-        "\n  Linli demo: a simulated community is running.\n\n  API      {url}/api/v1/alarms\n  Metrics  {url}/metrics\n\n  Logins (send as Authorization: Bearer <token>):\n"
+        "\n  Linli demo: a simulated community is running.\n\n  Console  {url}/console/\n  API      {url}/api/v1/alarms\n  Metrics  {url}/metrics\n\n  Logins (sign in to the console with the token, or send Authorization: Bearer <token>):\n"
     );
     for (id, role, area, token) in LOGINS {
         let _ = writeln!(text, "    {id:<5} {role:<14} {area:<11} {token}");

@@ -6,6 +6,7 @@
 //!   once per test process from the current sources ([`linli_bin`]), or taken from `LINLI_BIN`.
 //! - [`Publisher`]: a QoS 1 MQTT client that knows exactly which of its messages the broker
 //!   acknowledged.
+//! - [`webdriver`]: a headless Chromium driven over WebDriver, for the console's tests.
 //! - [`load`]: the load generator shared by the `loadgen` and `ingest_rate` binaries.
 //! - [`wait_for`] / [`wait_until`]: every wait is bounded in time and in iterations.
 //!
@@ -24,6 +25,7 @@ mod http;
 mod linli_bin;
 pub mod load;
 mod publisher;
+pub mod webdriver;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -134,10 +134,13 @@ pub async fn page_get(State(s): State<ApiState>, Path(token): Path<String>) -> R
         &alarm.place,
     );
     let body = format!(
-        "<p>{} {}</p><form method=\"post\"><button type=\"submit\">{}</button></form>",
+        "<p>{} {}</p><form method=\"post\"><button type=\"submit\">{}</button></form>\
+         <p><a href=\"/console/alarms/{}\">{}</a></p>",
         lang.t("报警时间：", "Raised at"),
         escape(&local_time(alarm.raised_at, s.utc_offset)),
         lang.t("确认接单", "Acknowledge"),
+        crate::notify::percent_encode(&alarm.id),
+        lang.t("在值班台查看详情", "Open it in the console"),
     );
     page(StatusCode::OK, lang, &heading, &body)
 }

@@ -159,14 +159,12 @@ pub struct Series {
     pub points: Vec<(u64, f64)>,
 }
 
-/// A line chart of one series as inline SVG: no script, no library, scales with its box.
+/// A line chart of one series as inline SVG: no script, no library. The SVG stretches to its
+/// box, so it holds only lines; the labels are HTML around it and keep their size.
 pub fn chart(series: &Series, utc_offset: i32) -> String {
-    const W: f64 = 640.0;
-    const H: f64 = 180.0;
-    const PAD_L: f64 = 48.0;
-    const PAD_R: f64 = 12.0;
-    const PAD_T: f64 = 12.0;
-    const PAD_B: f64 = 24.0;
+    const W: f64 = 600.0;
+    const H: f64 = 160.0;
+    const PAD: f64 = 6.0;
     let pts = &series.points;
     let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
         return String::new();
@@ -175,12 +173,13 @@ pub fn chart(series: &Series, utc_offset: i32) -> String {
     let (mut lo, mut hi) = pts.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
         (lo.min(p.1), hi.max(p.1))
     });
+    let (min, max) = (lo, hi);
     if (hi - lo).abs() < f64::EPSILON {
         lo -= 1.0;
         hi += 1.0;
     }
-    let x = |t: u64| PAD_L + (t - t0) as f64 / (t1 - t0) as f64 * (W - PAD_L - PAD_R);
-    let y = |v: f64| PAD_T + (hi - v) / (hi - lo) * (H - PAD_T - PAD_B);
+    let x = |t: u64| (t - t0) as f64 / (t1 - t0) as f64 * W;
+    let y = |v: f64| PAD + (hi - v) / (hi - lo) * (H - 2.0 * PAD);
     let mut path = String::new();
     for (i, (t, v)) in pts.iter().enumerate() {
         let _ = write!(
@@ -191,51 +190,35 @@ pub fn chart(series: &Series, utc_offset: i32) -> String {
             y(*v)
         );
     }
-    let label = |v: f64| {
-        if (hi - lo) >= 10.0 {
+    let number = |v: f64| {
+        if v.fract() == 0.0 || (hi - lo) >= 10.0 {
             format!("{v:.0}")
         } else {
             format!("{v:.2}")
         }
     };
-    let mid = (lo + hi) / 2.0;
     let mut grid = String::new();
-    for v in [hi, mid, lo] {
+    for v in [hi, (lo + hi) / 2.0, lo] {
         let _ = write!(
             grid,
-            "<line class=\"grid\" x1=\"{PAD_L}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
-             <text class=\"axis\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-            W - PAD_R,
-            PAD_L - 6.0,
-            y(v) + 4.0,
-            label(v),
-            y = y(v),
+            "<line class=\"grid\" x1=\"0\" x2=\"{W}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>",
+            y = y(v)
         );
     }
     let (from, to) = (full_time(t0, utc_offset), full_time(t1, utc_offset));
-    let dot = pts
-        .last()
-        .map(|(t, v)| {
-            format!(
-                "<circle class=\"dot\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\"/>",
-                x(*t),
-                y(*v)
-            )
-        })
-        .unwrap_or_default();
     format!(
-        "<figure class=\"chart\"><figcaption><strong>{name}</strong> <span>{n} · {latest}</span></figcaption>\
-         <svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{name}\" preserveAspectRatio=\"none\">{grid}\
-         <path class=\"line\" d=\"{path}\"/>{dot}\
-         <text class=\"axis\" x=\"{PAD_L}\" y=\"{ty}\">{from}</text>\
-         <text class=\"axis\" x=\"{tx}\" y=\"{ty}\" text-anchor=\"end\">{to}</text></svg></figure>",
+        "<figure class=\"chart\"><figcaption><strong>{name}</strong><span class=\"latest\">{latest}</span></figcaption>\
+         <div class=\"range\"><span>▲ {max}</span><span>▼ {min}</span></div>\
+         <svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{name}: {n} points, {min} to {max}\" preserveAspectRatio=\"none\">\
+         {grid}<path class=\"line\" d=\"{path}\"/></svg>\
+         <div class=\"axis\"><span>{from}</span><span>{to}</span></div></figure>",
         name = esc(&series.name),
         n = pts.len(),
-        latest = label(last.1),
+        latest = number(last.1),
+        max = number(max),
+        min = number(min),
         from = from.get(5..16).unwrap_or(&from),
         to = to.get(5..16).unwrap_or(&to),
-        ty = H - 6.0,
-        tx = W - PAD_R,
     )
 }
 
