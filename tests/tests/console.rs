@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use linli_tests::webdriver::{self, Browser};
-use linli_tests::{now_ms, wait_for, workspace_root};
+use linli_tests::{Broker, Gateway, now_ms, wait_for, workspace_root};
 use serde_json::{Value, json};
 use support::{Hub, LI, SITE, SUN, WANG, config, get, post};
 
@@ -567,4 +567,49 @@ fn sessions_csrf_and_the_weight_of_the_first_load() {
     c.cookie = old;
     assert_eq!(c.send("GET", "/console/", &[], &[]).0, 303);
     assert_eq!(c.send("GET", "/api/v1/alarms", &[], &[]).0, 401);
+}
+
+#[test]
+fn an_open_hub_has_an_open_console() {
+    let broker = Broker::start().unwrap();
+    let gw = Gateway::launch(&broker.url(), SITE, "").unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .build()
+        .into();
+    let mut root = agent.get(&gw.http().url("/")).call().unwrap();
+    assert_eq!(root.status().as_u16(), 303);
+    assert_eq!(root.headers()["location"], "/console/");
+    let _ = root.body_mut().read_to_string();
+    let mut board = agent
+        .get(&gw.http().url("/console/"))
+        .header("Accept-Language", "en")
+        .call()
+        .unwrap();
+    assert_eq!(board.status().as_u16(), 200);
+    // A session all the same, so that forms carry a CSRF token.
+    let cookie = board.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("linli_session=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let page = board.body_mut().read_to_string().unwrap();
+    assert!(
+        page.contains("No open alarms.") && !page.contains("Sign out"),
+        "{page}"
+    );
+    assert!(board_csp_is_strict(&gw));
+}
+
+fn board_csp_is_strict(gw: &Gateway) -> bool {
+    let agent: ureq::Agent = ureq::Agent::config_builder().proxy(None).build().into();
+    let r = agent
+        .get(&gw.http().url("/console/devices"))
+        .call()
+        .unwrap();
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'")
 }

@@ -221,6 +221,7 @@ texts! {
     Days => "天", "d";
     Seconds => "秒", "s";
     Open => "打开", "Open";
+    SkipToContent => "跳到正文", "Skip to content";
 }
 
 #[cfg(test)]

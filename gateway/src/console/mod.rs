@@ -236,7 +236,7 @@ impl Ctx {
             title = esc(title),
             console = self.t(T::Console),
             tag = *ASSET_TAG,
-            skip = self.t(T::Detail),
+            skip = self.t(T::SkipToContent),
             site = esc(&s.site_name),
             name = esc(&self.name()),
             other = other.code(),
