@@ -1,7 +1,7 @@
-//! Binary keys and compact values. Keys sort by (kind, device, time, seq), big-endian; sample
-//! values are a few bytes per reading, not JSON.
+//! Binary keys and compact values. Keys sort by (kind, device, time, seq), big-endian; a reading
+//! is a tag and a few bytes, not JSON.
 
-use linli_protocols::{Value, Values};
+use linli_protocols::Value;
 
 /// Key prefix of telemetry samples.
 pub const TELEMETRY: u8 = b'T';
@@ -70,61 +70,49 @@ const TEXT: u8 = 3;
 const DECIMAL: u8 = 4;
 const MAX_DECIMALS: u8 = 5;
 
-/// Encodes readings: `count ‖ (len name ‖ name ‖ tag ‖ data)*`. 21.4 takes 3 bytes plus its name.
-pub fn encode_values(values: &Values, out: &mut Vec<u8>) {
-    out.push(u8::try_from(values.len()).unwrap_or(u8::MAX));
-    for (name, value) in values.iter().take(usize::from(u8::MAX)) {
-        out.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
-        out.extend_from_slice(&name.as_bytes()[..name.len().min(255)]);
-        match value {
-            Value::Bool(false) => out.push(BOOL_FALSE),
-            Value::Bool(true) => out.push(BOOL_TRUE),
-            Value::Text(t) => {
-                out.push(TEXT);
-                put_varint(out, t.len() as u64);
-                out.extend_from_slice(t.as_bytes());
-            }
-            Value::Number(n) => match as_decimal(*n) {
-                Some((digits, mantissa)) => {
-                    out.push(DECIMAL + digits);
-                    put_varint(out, zigzag(mantissa));
-                }
-                None => {
-                    out.push(NUM_F64);
-                    out.extend_from_slice(&n.to_le_bytes());
-                }
-            },
+/// Encodes one reading: `tag ‖ data`, a decimal as a zigzag varint mantissa.
+pub fn encode_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Bool(false) => out.push(BOOL_FALSE),
+        Value::Bool(true) => out.push(BOOL_TRUE),
+        Value::Text(t) => {
+            out.push(TEXT);
+            put_varint(out, t.len() as u64);
+            out.extend_from_slice(t.as_bytes());
         }
+        Value::Number(n) => match as_decimal(*n) {
+            Some((digits, mantissa)) => {
+                out.push(DECIMAL + digits);
+                put_varint(out, zigzag(mantissa));
+            }
+            None => {
+                out.push(NUM_F64);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+        },
     }
 }
 
-/// Decodes what [`encode_values`] wrote; `None` on corrupt bytes.
-pub fn decode_values(mut b: &[u8]) -> Option<(Values, &[u8])> {
-    let count = take(&mut b, 1)?[0];
-    let mut values = Values::new();
-    for _ in 0..count {
-        let len = take(&mut b, 1)?[0];
-        let name = std::str::from_utf8(take(&mut b, usize::from(len))?)
-            .ok()?
-            .to_string();
-        let tag = take(&mut b, 1)?[0];
-        let value = match tag {
-            NUM_F64 => Value::Number(f64::from_le_bytes(take(&mut b, 8)?.try_into().ok()?)),
-            BOOL_FALSE => Value::Bool(false),
-            BOOL_TRUE => Value::Bool(true),
-            TEXT => {
-                let n = usize::try_from(get_varint(&mut b)?).ok()?;
-                Value::Text(std::str::from_utf8(take(&mut b, n)?).ok()?.to_string())
-            }
-            t if (DECIMAL..=DECIMAL + MAX_DECIMALS).contains(&t) => {
-                let mantissa = unzigzag(get_varint(&mut b)?);
-                Value::Number(mantissa as f64 / 10f64.powi(i32::from(t - DECIMAL)))
-            }
-            _ => return None,
-        };
-        values.insert(name, value);
-    }
-    Some((values, b))
+/// Reads one reading written by [`encode_value`].
+pub fn decode_value(b: &mut &[u8]) -> Option<Value> {
+    let tag = take(b, 1)?[0];
+    Some(match tag {
+        NUM_F64 => Value::Number(f64::from_le_bytes(take(b, 8)?.try_into().ok()?)),
+        BOOL_FALSE => Value::Bool(false),
+        BOOL_TRUE => Value::Bool(true),
+        TEXT => Value::Text(get_str(b)?.to_string()),
+        t if (DECIMAL..=DECIMAL + MAX_DECIMALS).contains(&t) => {
+            let mantissa = unzigzag(get_varint(b)?);
+            Value::Number(mantissa as f64 / 10f64.powi(i32::from(t - DECIMAL)))
+        }
+        _ => return None,
+    })
+}
+
+/// Reads `varint len ‖ UTF-8 bytes`.
+pub fn get_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
+    let n = usize::try_from(get_varint(b)?).ok()?;
+    std::str::from_utf8(take(b, n)?).ok()
 }
 
 /// `n` as `mantissa / 10^digits` when that reproduces `n` exactly.
@@ -194,12 +182,12 @@ mod tests {
 
     proptest! {
         #[test]
-        fn values_round_trip(values in proptest::collection::btree_map("[a-z_]{1,20}", arb_value(), 0..10)) {
+        fn values_round_trip(value in arb_value()) {
             let mut buf = Vec::new();
-            encode_values(&values, &mut buf);
-            let (back, rest) = decode_values(&buf).unwrap();
+            encode_value(&value, &mut buf);
+            let mut rest = buf.as_slice();
+            prop_assert_eq!(decode_value(&mut rest), Some(value));
             prop_assert!(rest.is_empty());
-            prop_assert_eq!(back, values);
         }
 
         #[test]
@@ -213,7 +201,7 @@ mod tests {
 
         #[test]
         fn corrupt_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
-            let _ = decode_values(&bytes);
+            let _ = decode_value(&mut bytes.as_slice());
             let _ = split_series_key(&bytes);
         }
 
@@ -225,9 +213,8 @@ mod tests {
 
     #[test]
     fn typical_reading_is_small() {
-        let values: Values = [("temperature_c".to_string(), Value::Number(21.4))].into();
         let mut buf = Vec::new();
-        encode_values(&values, &mut buf);
-        assert_eq!(buf.len(), 1 + 1 + 13 + 1 + 2);
+        encode_value(&Value::Number(21.4), &mut buf);
+        assert_eq!(buf.len(), 3);
     }
 }

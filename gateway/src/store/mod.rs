@@ -1,17 +1,21 @@
 //! The embedded store (sled 0.34). Nothing outside this module sees a sled type.
 //!
-//! Trees: `series` holds telemetry (`T`), events (`E`) and per-device duplicate windows (`W`) in
-//! one tree so that one `apply_batch` stores a message and its dedup state atomically; `devices`
-//! holds the registry (JSON); `rejected` the bounded list of refused payloads; `meta` the schema.
+//! Trees: `series` holds telemetry blocks (`T`, see [`blocks`]), events (`E`) and per-device
+//! duplicate windows (`W`) in one tree so that one `apply_batch` stores a message and its dedup
+//! state atomically; `devices` holds the registry (JSON); `rejected` the bounded list of refused
+//! payloads; `meta` the schema.
 
+mod blocks;
 mod book;
 mod codec;
 mod outbox;
 mod records;
 mod retention;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use linli_protocols::Values;
 
@@ -23,10 +27,12 @@ pub use records::{
 };
 pub use retention::Retained;
 
+use blocks::Row;
+
 use crate::config::StoreConfig;
 
 /// The on-disk layout version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// Store failures, with the path or tree involved.
 #[derive(Debug, thiserror::Error)]
@@ -82,11 +88,14 @@ pub struct Store {
     next_rejected: std::sync::Arc<AtomicU64>,
     next_outbox: std::sync::Arc<AtomicU64>,
     next_audit: std::sync::Arc<AtomicU64>,
+    /// Held while telemetry blocks are read, changed and written back (ingest, retention).
+    blocks: Arc<Mutex<()>>,
 }
 
 /// Writes gathered by the ingest worker, applied together by [`Store::apply`].
 #[derive(Debug, Default)]
 pub struct WriteSet {
+    samples: HashMap<String, Vec<Row>>,
     series: sled::Batch,
     devices: sled::Batch,
     rejected: Vec<RejectedRecord>,
@@ -99,14 +108,19 @@ pub struct WriteSet {
 impl WriteSet {
     /// Adds a telemetry sample. `seq` is the device's; `None` gets a hub-unique tie-breaker.
     pub fn sample(&mut self, id: &str, ts: u64, seq: Option<u64>, recv: u64, values: &Values) {
-        let mut v = Vec::with_capacity(32);
-        v.push(u8::from(seq.is_some()));
-        codec::put_varint(&mut v, codec::zigzag(recv as i64 - ts as i64));
-        codec::encode_values(values, &mut v);
-        self.series.insert(
-            codec::series_key(codec::TELEMETRY, id, ts, seq.unwrap_or_else(tiebreak)),
-            v,
-        );
+        let row = Row {
+            ts,
+            seq: seq.unwrap_or_else(tiebreak),
+            device_seq: seq.is_some(),
+            recv,
+            values: values.clone(),
+        };
+        match self.samples.get_mut(id) {
+            Some(rows) => rows.push(row),
+            None => {
+                self.samples.insert(id.to_string(), vec![row]);
+            }
+        }
         self.len += 1;
         self.writes += 1;
     }
@@ -213,8 +227,14 @@ impl Store {
             rejected,
             rejected_max: config.rejected_max,
             next_rejected: std::sync::Arc::new(AtomicU64::new(next)),
+            blocks: Arc::default(),
             db,
         })
+    }
+
+    fn block_lock(&self) -> MutexGuard<'_, ()> {
+        // The guard protects no data of its own: a panic elsewhere leaves nothing half-done.
+        self.blocks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Applies a write set (not yet durable: call [`Store::flush`]).
@@ -230,9 +250,14 @@ impl Store {
             let v = serde_json::to_vec(&entry).unwrap_or_default();
             set.series.insert(&codec::id_key(codec::AUDIT, entry.id), v);
         }
+        let writer = self.block_lock();
+        for (id, rows) in &set.samples {
+            self.file_samples(id, rows, &mut set.series)?;
+        }
         self.series
             .apply_batch(set.series)
             .map_err(io("write series"))?;
+        drop(writer);
         self.devices
             .apply_batch(set.devices)
             .map_err(io("write devices"))?;
@@ -321,21 +346,6 @@ impl Store {
                 Ok((id.to_string(), v.to_vec()))
             })
             .collect()
-    }
-
-    /// Telemetry of `id` with `from <= ts <= to`, after the cursor, at most `limit`.
-    pub fn telemetry(&self, id: &str, range: TimeRange, limit: usize) -> Result<Page<Sample>> {
-        self.series_page(codec::TELEMETRY, id, range, limit, |key_ts, key_seq, v| {
-            let (&flags, mut rest) = v.split_first()?;
-            let delta = codec::unzigzag(codec::get_varint(&mut rest)?);
-            let (values, _) = codec::decode_values(rest)?;
-            Some(Sample {
-                ts: key_ts,
-                seq: (flags & 1 == 1).then_some(key_seq),
-                recv: key_ts.wrapping_add_signed(delta),
-                values,
-            })
-        })
     }
 
     /// Events of `id` in the range, after the cursor, at most `limit`.

@@ -23,7 +23,7 @@ impl Store {
             let Ok(id) = std::str::from_utf8(&id) else {
                 continue;
             };
-            done.telemetry += self.delete_before(codec::TELEMETRY, id, telemetry_cut)?;
+            done.telemetry += self.trim_telemetry(id, telemetry_cut)?;
             done.events += self.delete_before(codec::EVENT, id, event_cut)?;
         }
         Ok(done)
