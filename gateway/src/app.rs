@@ -300,17 +300,22 @@ async fn retention(
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.retain(t, e)).await {
             Ok(Ok(done)) => {
-                metrics
-                    .retention_deleted
-                    .with_label_values(&["telemetry"])
-                    .inc_by(done.telemetry);
-                metrics
-                    .retention_deleted
-                    .with_label_values(&["events"])
-                    .inc_by(done.events);
+                for (class, n) in [
+                    ("telemetry", done.telemetry),
+                    ("events", done.events),
+                    ("alarms", done.alarms),
+                    ("audit", done.audit),
+                ] {
+                    metrics
+                        .retention_deleted
+                        .with_label_values(&[class])
+                        .inc_by(n);
+                }
                 info!(
                     telemetry = done.telemetry,
                     events = done.events,
+                    alarms = done.alarms,
+                    audit = done.audit,
                     "retention pass"
                 );
             }

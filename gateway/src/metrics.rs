@@ -54,7 +54,7 @@ pub struct Metrics {
     pub mqtt_connected: IntGauge,
     /// `linli_mqtt_reconnects_total`.
     pub mqtt_reconnects: IntCounter,
-    /// `linli_retention_deleted_total{class}` (data class: telemetry, events).
+    /// `linli_retention_deleted_total{class}` (data class: telemetry, events, alarms, audit).
     pub retention_deleted: IntCounterVec,
     /// `linli_alarms_raised_total{rule,severity}`.
     pub alarms_raised: IntCounterVec,
@@ -252,7 +252,7 @@ impl Metrics {
             }
             self.first_notification.with_label_values(&[class]);
         }
-        for class in ["telemetry", "events"] {
+        for class in ["telemetry", "events", "alarms", "audit"] {
             self.retention_deleted.with_label_values(&[class]);
         }
         for channel in crate::config::CHANNEL_KINDS {

@@ -1,6 +1,9 @@
 //! Deleting data past its retention, per data class (PIPL: keep only as long as necessary).
+//! Telemetry and events follow their own retention; resolved alarms with their delivery receipts,
+//! and the audit trail, follow the event retention (GB 50396's 180 days by default).
 
 use super::{Result, Store, codec, io};
+use crate::alarms::{Alarm, AuditEntry};
 
 /// What one retention pass deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -9,13 +12,18 @@ pub struct Retained {
     pub telemetry: u64,
     /// Events deleted.
     pub events: u64,
+    /// Resolved alarms deleted, with their receipts.
+    pub alarms: u64,
+    /// Audit records deleted.
+    pub audit: u64,
 }
 
 /// Deletions per batch, so a pass never builds an unbounded batch.
 const CHUNK: usize = 10_000;
 
 impl Store {
-    /// Deletes telemetry stamped before `telemetry_cut` and events before `event_cut` (ms).
+    /// Deletes telemetry stamped before `telemetry_cut`; events, resolved alarms and audit
+    /// records before `event_cut` (ms).
     pub fn retain(&self, telemetry_cut: u64, event_cut: u64) -> Result<Retained> {
         let mut done = Retained::default();
         for id in self.devices.iter().keys() {
@@ -24,15 +32,17 @@ impl Store {
                 continue;
             };
             done.telemetry += self.trim_telemetry(id, telemetry_cut)?;
-            done.events += self.delete_before(codec::EVENT, id, event_cut)?;
+            done.events += self.delete_events(id, event_cut)?;
         }
+        done.alarms = self.delete_alarms(event_cut)?;
+        done.audit = self.delete_audit(event_cut)?;
         Ok(done)
     }
 
-    fn delete_before(&self, prefix: u8, id: &str, cut: u64) -> Result<u64> {
+    fn delete_events(&self, id: &str, cut: u64) -> Result<u64> {
         let (start, end) = (
-            codec::series_key(prefix, id, 0, 0),
-            codec::series_key(prefix, id, cut, 0),
+            codec::series_key(codec::EVENT, id, 0, 0),
+            codec::series_key(codec::EVENT, id, cut, 0),
         );
         let mut deleted = 0;
         loop {
@@ -56,4 +66,80 @@ impl Store {
             deleted += n;
         }
     }
+
+    /// Resolved alarms whose resolution is older than `cut`, and their receipts. Ids grow with
+    /// raise time, so the scan stops at the first alarm raised after the cut. The newest alarm is
+    /// kept whatever its age: the next id is derived from it, and a reused id would let an old
+    /// acknowledgement link act on a new alarm.
+    fn delete_alarms(&self, cut: u64) -> Result<u64> {
+        let newest = super::book::next_key(&self.series, codec::ALARM)?.saturating_sub(1);
+        let mut batch = sled::Batch::default();
+        let mut deleted = 0;
+        for kv in self
+            .series
+            .range(codec::id_key(codec::ALARM, 0)..codec::id_key(codec::ALARM, newest))
+        {
+            let (k, v) = kv.map_err(io("retention scan"))?;
+            let Some(id) = codec::key_id(&k) else {
+                continue;
+            };
+            let Ok(alarm) = serde_json::from_slice::<Alarm>(&v) else {
+                continue;
+            };
+            if alarm.raised_at >= cut {
+                break;
+            }
+            if alarm.resolved_at.is_none_or(|t| t >= cut) {
+                continue;
+            }
+            batch.remove(k);
+            for r in self.series.scan_prefix(receipt_prefix(id)).keys() {
+                batch.remove(r.map_err(io("retention scan"))?);
+            }
+            deleted += 1;
+            if deleted % CHUNK as u64 == 0 {
+                self.series
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(io("retention delete"))?;
+            }
+        }
+        self.series
+            .apply_batch(batch)
+            .map_err(io("retention delete"))?;
+        Ok(deleted)
+    }
+
+    /// Audit records older than `cut`, oldest first; the newest is kept (it numbers the next).
+    fn delete_audit(&self, cut: u64) -> Result<u64> {
+        let newest = super::book::next_key(&self.series, codec::AUDIT)?.saturating_sub(1);
+        let mut deleted = 0;
+        loop {
+            let mut batch = sled::Batch::default();
+            let mut n = 0;
+            for kv in self
+                .series
+                .range(codec::id_key(codec::AUDIT, 0)..codec::id_key(codec::AUDIT, newest))
+                .take(CHUNK)
+            {
+                let (k, v) = kv.map_err(io("retention scan"))?;
+                match serde_json::from_slice::<AuditEntry>(&v) {
+                    Ok(e) if e.at >= cut => break,
+                    _ => {}
+                }
+                batch.remove(k);
+                n += 1;
+            }
+            if n == 0 {
+                return Ok(deleted);
+            }
+            self.series
+                .apply_batch(batch)
+                .map_err(io("retention delete"))?;
+            deleted += n;
+        }
+    }
+}
+
+fn receipt_prefix(alarm_id: u64) -> [u8; 9] {
+    codec::id_key(codec::RECEIPT, alarm_id)
 }

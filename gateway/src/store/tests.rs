@@ -271,3 +271,71 @@ mod blocks {
         assert_eq!(page_all(&store, "d", all(), 1_000).len(), 1_000);
     }
 }
+
+fn alarm(id: u64, raised_at: u64, resolved_at: Option<u64>) -> crate::alarms::Alarm {
+    serde_json::from_value(serde_json::json!({
+        "id": id.to_string(), "rule": "sos", "subject": {"device": "d"}, "device_id": "d",
+        "household": null, "class": "care", "place": {}, "severity": "critical",
+        "status": if resolved_at.is_some() { "resolved" } else { "open" },
+        "condition": "active", "resolution": "person", "raised_at": raised_at,
+        "last_at": raised_at, "count": 1, "detail": "", "acked_by": null, "acked_at": null,
+        "resolved_by": null, "resolved_at": resolved_at, "note": null,
+        "escalation": {"round": 0, "round_at": raised_at, "step": 0, "repeats": 0, "next_at": null},
+        "timeline": []
+    }))
+    .unwrap()
+}
+
+fn audit(at: u64) -> crate::alarms::AuditEntry {
+    serde_json::from_value(serde_json::json!({
+        "id": 0, "at": at, "actor": "wang", "action": "acknowledged", "alarm_id": "1", "detail": ""
+    }))
+    .unwrap()
+}
+
+fn receipt(alarm_id: &str) -> Receipt {
+    Receipt {
+        at: 1,
+        alarm_id: alarm_id.into(),
+        staff_id: "wang".into(),
+        channel: "webhook".into(),
+        index: 0,
+        target: "http://127.0.0.1/".into(),
+        key: "k".into(),
+        attempt: 1,
+        result: "delivered".into(),
+        detail: String::new(),
+        latency_ms: 1,
+    }
+}
+
+#[test]
+fn retention_deletes_old_resolved_alarms_with_receipts_and_old_audit_but_keeps_the_newest() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path(), 5);
+    let mut set = WriteSet::default();
+    // 1: resolved long ago; 2: still open though old; 3: resolved after the cut; 4: newest, old.
+    set.alarm(&alarm(1, 10, Some(20)));
+    set.alarm(&alarm(2, 11, None));
+    set.alarm(&alarm(3, 12, Some(500)));
+    set.alarm(&alarm(4, 13, Some(30)));
+    for at in [10, 20, 30, 600, 40] {
+        set.audit(audit(at));
+    }
+    store.apply(set).unwrap();
+    store
+        .settle(Settle {
+            receipts: vec![receipt("1"), receipt("1"), receipt("3")],
+            ..Settle::default()
+        })
+        .unwrap();
+    let done = store.retain(0, 100).unwrap();
+    assert_eq!((done.alarms, done.audit), (1, 3));
+    assert!(store.alarm("1").unwrap().is_none());
+    assert!(store.receipts("1").unwrap().is_empty());
+    for kept in ["2", "3", "4"] {
+        assert!(store.alarm(kept).unwrap().is_some(), "alarm {kept}");
+    }
+    assert_eq!(store.receipts("3").unwrap().len(), 1);
+    assert_eq!(store.next_alarm_id().unwrap(), 5, "ids are never reused");
+}
