@@ -266,6 +266,13 @@ fn alive(d: &mut DeviceRecord, now: u64, reason: StateReason) {
     }
 }
 
+impl DeviceRecord {
+    /// A device first heard of at `now`, with nothing known about it yet.
+    pub fn new(id: &str, source: DeviceSource, now: u64) -> DeviceRecord {
+        blank(id, source, now)
+    }
+}
+
 fn blank(id: &str, source: DeviceSource, now: u64) -> DeviceRecord {
     DeviceRecord {
         id: id.to_string(),

@@ -81,8 +81,8 @@ impl Block {
     /// Reopens a stored block for appending.
     fn reopen(start: (u64, u64), bytes: &[u8]) -> Option<Block> {
         let mut reader = Reader::new(start, bytes)?;
-        for row in reader.by_ref() {
-            row?;
+        while !reader.rest.is_empty() {
+            reader.step_over()?;
         }
         let (names, prev) = (reader.names, reader.prev);
         let mut stored = Vec::with_capacity(BLOCK_BYTES + 64);
@@ -138,6 +138,26 @@ impl<'a> Reader<'a> {
             names: Vec::new(),
             prev: start,
         })
+    }
+
+    /// Steps over one record, keeping only the name table and the deltas' base.
+    fn step_over(&mut self) -> Option<()> {
+        let b = &mut self.rest;
+        let head = get_varint(b)?;
+        let ts = self.prev.0.wrapping_add(unzigzag(get_varint(b)?) as u64);
+        let seq = self.prev.1.wrapping_add(unzigzag(get_varint(b)?) as u64);
+        get_varint(b)?;
+        for _ in 0..head >> 1 {
+            let i = usize::try_from(get_varint(b)?).ok()?;
+            if i == self.names.len() {
+                self.names.push(codec::get_str(b)?.to_string());
+            } else if i > self.names.len() {
+                return None;
+            }
+            codec::skip_value(b)?;
+        }
+        self.prev = (ts, seq);
+        Some(())
     }
 
     fn record(&mut self) -> Option<Row> {

@@ -109,6 +109,18 @@ pub fn decode_value(b: &mut &[u8]) -> Option<Value> {
     })
 }
 
+/// Steps over one reading written by [`encode_value`] without building it.
+pub fn skip_value(b: &mut &[u8]) -> Option<()> {
+    let tag = take(b, 1)?[0];
+    match tag {
+        NUM_F64 => take(b, 8).map(drop),
+        BOOL_FALSE | BOOL_TRUE => Some(()),
+        TEXT => get_str(b).map(drop),
+        t if (DECIMAL..=DECIMAL + MAX_DECIMALS).contains(&t) => get_varint(b).map(drop),
+        _ => None,
+    }
+}
+
 /// Reads `varint len ‖ UTF-8 bytes`.
 pub fn get_str<'a>(b: &mut &'a [u8]) -> Option<&'a str> {
     let n = usize::try_from(get_varint(b)?).ok()?;
