@@ -1,6 +1,10 @@
 //! Fills a store with telemetry of many devices, for memory and disk measurements:
-//! `cargo run --release -p linli-gateway --example fill_store -- PATH SIZE_MB [DEVICES]`.
-//! Prints the samples written, the bytes on disk and the bytes per sample.
+//! `cargo run --release -p linli-gateway --example fill_store -- PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]`.
+//!
+//! Without `PER_DEVICE` it writes until the store reaches `SIZE_MB`, one sample per device and
+//! minute from 30 days ago. With `PER_DEVICE` it writes exactly that many samples per device
+//! (or stops at `SIZE_MB`), spread evenly over the last `DAYS` days. Prints the samples written,
+//! the bytes on disk and the bytes per sample as one JSON line.
 
 use std::time::Instant;
 
@@ -8,23 +12,32 @@ use linli_gateway::config::StoreConfig;
 use linli_gateway::store::{Store, WriteSet};
 use linli_protocols::{Value, Values};
 
+const USAGE: &str = "usage: fill_store PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]";
+const DAY_MS: u64 = 86_400_000;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args
-        .get(1)
-        .ok_or_else(|| anyhow::anyhow!("usage: fill_store PATH SIZE_MB [DEVICES]"))?;
-    let target_mb: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1_024);
-    let devices: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let path = args.get(1).ok_or_else(|| anyhow::anyhow!(USAGE))?;
+    let num = |i: usize| args.get(i).and_then(|s| s.parse::<u64>().ok());
+    let target_mb = num(2).unwrap_or(1_024);
+    let devices = num(3).unwrap_or(20_000).max(1);
+    let days = num(4).unwrap_or(30).max(1);
+    let per_device = num(5);
+    let (total, step_ms) = match per_device {
+        Some(n) => (n * devices, (days * DAY_MS / n.max(1)).max(1)),
+        None => (u64::MAX, 60_000),
+    };
     let store = Store::open(&StoreConfig {
         path: path.into(),
         ..StoreConfig::default()
     })?;
     let started = Instant::now();
-    let t0 = linli_gateway::now_ms() - 30 * 86_400_000;
+    let t0 = linli_gateway::now_ms() - days * DAY_MS;
     let (mut written, mut round) = (0u64, 0u64);
-    while store.size_on_disk() < target_mb << 20 {
+    while written < total && store.size_on_disk() < target_mb << 20 {
         let mut set = WriteSet::default();
-        for i in 0..10_000u64 {
+        let batch = (total - written).min(10_000);
+        for i in 0..batch {
             let n = written + i;
             let device = format!("dev-{:05}", n % devices);
             let seq = n / devices;
@@ -39,11 +52,11 @@ fn main() -> anyhow::Result<()> {
                 ),
             ]
             .into();
-            let ts = t0 + seq * 60_000;
+            let ts = t0 + seq * step_ms;
             set.sample(&device, ts, Some(seq), ts + 40, &values);
         }
         store.apply(set)?;
-        written += 10_000;
+        written += batch;
         round += 1;
         if round % 50 == 0 {
             store.flush_sync()?;
@@ -53,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     let bytes = store.size_on_disk();
     println!(
         "{{\"samples\": {written}, \"devices\": {devices}, \"bytes\": {bytes}, \"bytes_per_sample\": {:.1}, \"seconds\": {:.1}}}",
-        bytes as f64 / written as f64,
+        bytes as f64 / written.max(1) as f64,
         started.elapsed().as_secs_f64()
     );
     Ok(())
