@@ -111,7 +111,8 @@ pub struct ExpectedSeqs {
 impl ExpectedSeqs {
     /// Telemetry and event messages expected.
     pub fn with_seq(&self) -> u64 {
-        let n = |m: &BTreeMap<String, BTreeSet<u64>>| m.values().map(|s| s.len() as u64).sum::<u64>();
+        let n =
+            |m: &BTreeMap<String, BTreeSet<u64>>| m.values().map(|s| s.len() as u64).sum::<u64>();
         n(&self.telemetry) + n(&self.events)
     }
 }
@@ -141,7 +142,11 @@ impl LoadOptions {
         let (device, k) = (i % devices, i / devices);
         let channel = self.mix.channel(k);
         let seq = self.first_seq + k - self.mix.heartbeats_before(k);
-        (device, channel, (channel != LoadChannel::Heartbeat).then_some(seq))
+        (
+            device,
+            channel,
+            (channel != LoadChannel::Heartbeat).then_some(seq),
+        )
     }
 
     /// The id of device `n`.
@@ -170,12 +175,17 @@ impl LoadOptions {
                 let kind = ["motion", "door_open", "door_close"][(seq % 3) as usize];
                 (
                     format!("{base}/event"),
-                    format!("{{\"device_id\":\"{id}\",\"seq\":{seq},\"type\":\"{kind}\",\"data\":{{\"source\":\"load\"}}}}"),
+                    format!(
+                        "{{\"device_id\":\"{id}\",\"seq\":{seq},\"type\":\"{kind}\",\"data\":{{\"source\":\"load\"}}}}"
+                    ),
                 )
             }
             LoadChannel::Heartbeat => (
                 format!("{base}/status"),
-                format!("{{\"device_id\":\"{id}\",\"state\":\"online\",\"battery_pct\":{},\"rssi\":-70}}", 100 - i % 60),
+                format!(
+                    "{{\"device_id\":\"{id}\",\"state\":\"online\",\"battery_pct\":{},\"rssi\":-70}}",
+                    100 - i % 60
+                ),
             ),
         }
     }
@@ -193,9 +203,7 @@ impl LoadOptions {
                     continue;
                 }
             };
-            map.entry(self.device_id(device))
-                .or_default()
-                .extend(seq);
+            map.entry(self.device_id(device)).or_default().extend(seq);
         }
         out
     }

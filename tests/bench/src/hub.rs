@@ -61,7 +61,9 @@ pub fn readback(gw: &Gateway, expected: &ExpectedSeqs) -> Result<Delivery> {
     }
     tally.unsequenced = gw
         .metrics()
-        .map_or(0.0, |m| m.labelled("linli_messages_received_total", "channel", "status"))
+        .map_or(0.0, |m| {
+            m.labelled("linli_messages_received_total", "channel", "status")
+        })
         .max(0.0) as u64;
     Ok(tally.against(expected))
 }

@@ -10,9 +10,13 @@ fn run(cmd: &str, args: &[&str]) -> Option<String> {
         .current_dir(workspace_root())
         .output()
         .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
-    let line = text.lines().find(|l| !l.trim().is_empty())?.trim().to_string();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let line = text
+        .lines()
+        .find(|l| !l.trim().is_empty())?
+        .trim()
+        .to_string();
     Some(line)
 }
 
@@ -52,10 +56,20 @@ pub fn header(mode: &str, node_red: Option<&str>) -> String {
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| unknown());
     let rows = [
-        ("date (UTC)", run("date", &["-u", "+%Y-%m-%d %H:%M"]).unwrap_or_else(unknown)),
+        (
+            "date (UTC)",
+            run("date", &["-u", "+%Y-%m-%d %H:%M"]).unwrap_or_else(unknown),
+        ),
         (
             "commit",
-            format!("{commit}{}", if dirty { " (with uncommitted changes)" } else { "" }),
+            format!(
+                "{commit}{}",
+                if dirty {
+                    " (with uncommitted changes)"
+                } else {
+                    ""
+                }
+            ),
         ),
         ("mode", mode.to_string()),
         (
@@ -66,8 +80,14 @@ pub fn header(mode: &str, node_red: Option<&str>) -> String {
         ("RAM", mem_total_gib()),
         ("load average at start", load),
         ("kernel", run("uname", &["-r"]).unwrap_or_else(unknown)),
-        ("rustc", run("rustc", &["--version"]).unwrap_or_else(unknown)),
-        ("mosquitto", run("mosquitto", &["-h"]).unwrap_or_else(unknown)),
+        (
+            "rustc",
+            run("rustc", &["--version"]).unwrap_or_else(unknown),
+        ),
+        (
+            "mosquitto",
+            run("mosquitto", &["-h"]).unwrap_or_else(unknown),
+        ),
         ("node", run("node", &["--version"]).unwrap_or_else(unknown)),
         ("Node-RED", node_red.unwrap_or("not run").to_string()),
     ];

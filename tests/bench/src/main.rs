@@ -96,12 +96,18 @@ fn run() -> Result<()> {
     }
     let mode = format!(
         "{}; linli {}",
-        if args.quick { "quick (smoke run, figures not meaningful)" } else { "full" },
+        if args.quick {
+            "quick (smoke run, figures not meaningful)"
+        } else {
+            "full"
+        },
         linli.display()
     );
     let header = machine::header(&mode, node_red.as_deref());
     let doc = document(&header, &sections, &notes::for_missed(&sections));
-    let out = args.out.unwrap_or_else(|| default_out(args.scenario, args.quick));
+    let out = args
+        .out
+        .unwrap_or_else(|| default_out(args.scenario, args.quick));
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
     }

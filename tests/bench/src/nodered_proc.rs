@@ -22,13 +22,22 @@ const INSTALL: Duration = Duration::from_secs(600);
 /// Installs Node-RED under `target/bench-cache/node-red` unless it is there; returns `red.js`
 /// and the installed version.
 pub fn install() -> Result<(PathBuf, String)> {
-    let cache = workspace_root().join("target").join("bench-cache").join("node-red");
+    let cache = workspace_root()
+        .join("target")
+        .join("bench-cache")
+        .join("node-red");
     let red = cache.join("node_modules").join("node-red").join("red.js");
     if !red.is_file() {
         std::fs::create_dir_all(&cache).with_context(|| format!("create {}", cache.display()))?;
         eprintln!("nodered: npm install {PACKAGE} into {}", cache.display());
         let mut child = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
             .arg(&cache)
             .arg(PACKAGE)
             .stdin(Stdio::null())

@@ -41,9 +41,11 @@ impl Sub {
             .spawn()
             .context("spawn mosquitto_sub (is mosquitto-clients installed?)")?;
         // `-W 1` ends it after a second with a timeout status: that is the point.
-        let ended = wait_for(Duration::from_secs(10), "mosquitto_sub -W 1 to exit", || {
-            child.try_wait().ok().flatten()
-        });
+        let ended = wait_for(
+            Duration::from_secs(10),
+            "mosquitto_sub -W 1 to exit",
+            || child.try_wait().ok().flatten(),
+        );
         if ended.is_err() {
             let _ = child.kill();
             let _ = child.wait();
@@ -53,7 +55,8 @@ impl Sub {
 
     /// Resumes the session and exits after `n` messages, written to `out`.
     pub fn spawn(&self, n: u64, out: &Path) -> Result<Child> {
-        let file = std::fs::File::create(out).with_context(|| format!("create {}", out.display()))?;
+        let file =
+            std::fs::File::create(out).with_context(|| format!("create {}", out.display()))?;
         self.command()
             .args(["-C", &n.to_string(), "-F", "%t %p"])
             .stdout(file)
@@ -73,8 +76,16 @@ impl Sub {
 
     fn command(&self) -> Command {
         let mut cmd = Command::new("mosquitto_sub");
-        cmd.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q", "1", "-c"])
-            .args(["-i", &self.client_id, "-t", &self.topic]);
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-q",
+            "1",
+            "-c",
+        ])
+        .args(["-i", &self.client_id, "-t", &self.topic]);
         cmd
     }
 }

@@ -104,7 +104,11 @@ fn serve(stream: TcpStream, hits: &Mutex<Vec<Hit>>, stop: &AtomicBool) {
             }
             Ok(None) => return,
             // A read timeout between requests: keep the connection, look at `stop` again.
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return,
         }
     }

@@ -45,8 +45,16 @@ fn quick_scenarios_lose_nothing_and_write_a_report() {
     let out = dir.path().join("RESULTS.md");
     std::fs::write(&out, &doc).unwrap();
     let written = std::fs::read_to_string(&out).unwrap();
-    for heading in ["## Goals", "## 1. Durable ingest ceiling", "## 2. Alarm latency", "## 3. Burst"] {
-        assert!(written.contains(heading), "{heading} missing from:\n{written}");
+    for heading in [
+        "## Goals",
+        "## 1. Durable ingest ceiling",
+        "## 2. Alarm latency",
+        "## 3. Burst",
+    ] {
+        assert!(
+            written.contains(heading),
+            "{heading} missing from:\n{written}"
+        );
     }
     assert!(written.contains("| commit |"));
 }

@@ -74,7 +74,9 @@ pub fn run(s: &Settings) -> Result<Burst> {
     run_blocking(&load)?;
     let t = Instant::now();
     gw.spawn()?;
-    let pid = gw.pid().ok_or_else(|| anyhow::anyhow!("linli has no pid"))?;
+    let pid = gw
+        .pid()
+        .ok_or_else(|| anyhow::anyhow!("linli has no pid"))?;
     let sampler = RssSampler::start(pid, Duration::from_millis(100));
     let drained = hub::wait_stored(&gw, messages, Duration::from_secs(600));
     let hub_time = t.elapsed();
@@ -110,7 +112,13 @@ pub fn section(b: &Burst) -> Section {
         b.messages,
         b.devices,
         table(
-            &["consumer", "seconds", "msg/s", "ratio to mosquitto_sub", "lost / dup"],
+            &[
+                "consumer",
+                "seconds",
+                "msg/s",
+                "ratio to mosquitto_sub",
+                "lost / dup"
+            ],
             &[
                 vec![
                     "mosquitto_sub".into(),
@@ -119,7 +127,13 @@ pub fn section(b: &Burst) -> Section {
                     "1.00".into(),
                     b.sub.cell(),
                 ],
-                vec!["Linli".into(), f1(b.hub_seconds), rate(b.hub_rate), ratio(r), b.hub.cell()],
+                vec![
+                    "Linli".into(),
+                    f1(b.hub_seconds),
+                    rate(b.hub_rate),
+                    ratio(r),
+                    b.hub.cell()
+                ],
             ],
         ),
         f1(b.rss_max_mib),

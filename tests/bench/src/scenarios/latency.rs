@@ -36,7 +36,9 @@ impl Latency {
     fn of(sent: &HashMap<String, Instant>, got: &HashMap<String, Instant>) -> Latency {
         let mut ms: Vec<f64> = sent
             .iter()
-            .filter_map(|(id, at)| Some(got.get(id)?.saturating_duration_since(*at).as_secs_f64() * 1e3))
+            .filter_map(|(id, at)| {
+                Some(got.get(id)?.saturating_duration_since(*at).as_secs_f64() * 1e3)
+            })
             .collect();
         ms.sort_by(f64::total_cmp);
         Latency {
@@ -119,9 +121,13 @@ pub fn run(s: &Settings) -> Result<Vec<Level>> {
         let _ = linli_tests::wait_until(Duration::from_secs(10), "every notification", || {
             let m = mqtt_got.lock().unwrap_or_else(PoisonError::into_inner);
             let w = webhook_arrivals(&hook);
-            ids.iter().all(|id| m.contains_key(id) && w.contains_key(id))
+            ids.iter()
+                .all(|id| m.contains_key(id) && w.contains_key(id))
         });
-        let mqtt = mqtt_got.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mqtt = mqtt_got
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         out.push(Level {
             background,
             background_acked,
@@ -172,7 +178,8 @@ async fn listen(port: u16, got: Arc<Mutex<HashMap<String, Instant>>>) -> Result<
         while let Ok(event) = events.poll().await {
             if let Event::Incoming(Packet::Publish(p)) = event {
                 let at = Instant::now();
-                let body: serde_json::Value = serde_json::from_slice(&p.payload).unwrap_or_default();
+                let body: serde_json::Value =
+                    serde_json::from_slice(&p.payload).unwrap_or_default();
                 if let Some(d) = body["device_id"].as_str() {
                     got.lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -188,7 +195,9 @@ async fn listen(port: u16, got: Arc<Mutex<HashMap<String, Instant>>>) -> Result<
 /// Publishes one SOS per button of `level`, one every [`SOS_EVERY`]; returns when each was sent.
 async fn send_sos(port: u16, level: usize, n: usize) -> Result<HashMap<String, Instant>> {
     let mut options = MqttOptions::new(format!("bench-sos-{level}"), "127.0.0.1", port);
-    options.set_keep_alive(Duration::from_secs(30)).set_inflight(100);
+    options
+        .set_keep_alive(Duration::from_secs(30))
+        .set_inflight(100);
     let (client, mut events) = AsyncClient::new(options, 100);
     let driver = tokio::spawn(async move {
         // Bounded by the abort below; a connection error ends it.
@@ -205,7 +214,7 @@ async fn send_sos(port: u16, level: usize, n: usize) -> Result<HashMap<String, I
                 format!("linli/{SITE}/{id}/event"),
                 QoS::AtLeastOnce,
                 false,
-                format!("{{\"seq\":1,\"type\":\"sos\"}}"),
+                r#"{"seq":1,"type":"sos"}"#.to_string(),
             )
             .await
             .context("publish an SOS")?;
@@ -224,7 +233,11 @@ pub fn section(levels: &[Level]) -> Section {
     for l in levels {
         for (channel, lat) in [("MQTT staff topic", &l.mqtt), ("webhook", &l.webhook)] {
             rows.push(vec![
-                format!("{} ({} acked)", rate(l.background as f64), rate(l.background_acked)),
+                format!(
+                    "{} ({} acked)",
+                    rate(l.background as f64),
+                    rate(l.background_acked)
+                ),
                 channel.to_string(),
                 format!("{} / {}", lat.received, l.sos),
                 f1(lat.p50),
@@ -241,7 +254,14 @@ pub fn section(levels: &[Level]) -> Section {
          another. Both are notified at once (no escalation policy).\n\n{}",
         SOS_EVERY.as_millis(),
         table(
-            &["background msg/s", "channel", "received", "p50 ms", "p99 ms", "max ms"],
+            &[
+                "background msg/s",
+                "channel",
+                "received",
+                "p50 ms",
+                "p99 ms",
+                "max ms"
+            ],
             &rows,
         )
     );

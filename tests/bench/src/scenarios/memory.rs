@@ -107,7 +107,12 @@ fn fill(gw: &Gateway, devices: u64, days: u64, per_device: u64) -> Result<serde_
     let bin = fill_store_bin()?;
     let out = Command::new(&bin)
         .arg(gw.store_path())
-        .args(["1000000", &devices.to_string(), &days.to_string(), &per_device.to_string()])
+        .args([
+            "1000000",
+            &devices.to_string(),
+            &days.to_string(),
+            &per_device.to_string(),
+        ])
         .output()
         .with_context(|| format!("run {}", bin.display()))?;
     if !out.status.success() {
@@ -134,7 +139,10 @@ pub fn section(m: &Memory) -> Section {
         table(
             &["figure", "value"],
             &[
-                vec!["start-up on the filled store (ms to /healthz 200)".into(), f1(m.startup.0 * 1e3)],
+                vec![
+                    "start-up on the filled store (ms to /healthz 200)".into(),
+                    f1(m.startup.0 * 1e3)
+                ],
                 vec![
                     format!("start-up with {} registered devices (ms)", m.devices),
                     f1(m.startup.1 * 1e3)
@@ -147,7 +155,10 @@ pub fn section(m: &Memory) -> Section {
                     "VmRSS / VmHWM after a restart, at rest (MiB)".into(),
                     format!("{} / {}", f1(m.rss_restarted.0), f1(m.rss_restarted.1))
                 ],
-                vec!["store on disk (MiB)".into(), f1(m.bytes as f64 / 1_048_576.0)],
+                vec![
+                    "store on disk (MiB)".into(),
+                    f1(m.bytes as f64 / 1_048_576.0)
+                ],
                 vec!["bytes per stored sample".into(), f1(m.bytes_per_sample)],
             ],
         ),

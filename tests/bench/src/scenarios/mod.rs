@@ -8,8 +8,8 @@ pub mod nodered;
 
 use std::time::Duration;
 
-use linli_tests::load::{LoadOptions, Mix};
 use linli_tests::Broker;
+use linli_tests::load::{LoadOptions, Mix};
 
 /// The load of a scenario: `messages` from `devices` devices named `{prefix}NNNNN` on `site`, the
 /// realistic mix, as fast as the broker acknowledges (`rate` `None`) or at `rate` per second.

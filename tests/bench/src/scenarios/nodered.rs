@@ -141,7 +141,9 @@ pub fn ceiling_ratio(p: &Peer) -> f64 {
 pub fn section(p: &Peer) -> Section {
     let mut rows = Vec::new();
     for (l, n) in p.linli.iter().zip(&p.nodered) {
-        let offered = l.offered.map_or("ceiling (as fast as acked)".into(), |r| rate(r as f64));
+        let offered = l
+            .offered
+            .map_or("ceiling (as fast as acked)".into(), |r| rate(r as f64));
         for (name, r) in [("Node-RED", n), ("Linli", l)] {
             rows.push(vec![
                 offered.clone(),
@@ -168,7 +170,16 @@ pub fn section(p: &Peer) -> Section {
          **Ceiling ratio Linli / Node-RED: {}×.** Memory over the whole scenario: Node-RED VmRSS \
          max {} MiB (VmHWM {}), Linli VmRSS max {} MiB (VmHWM {}).\n",
         table(
-            &["offered msg/s", "consumer", "messages", "publish s", "done s", "msg/s", "lag s", "lost / dup"],
+            &[
+                "offered msg/s",
+                "consumer",
+                "messages",
+                "publish s",
+                "done s",
+                "msg/s",
+                "lag s",
+                "lost / dup"
+            ],
             &rows,
         ),
         ratio(x),
