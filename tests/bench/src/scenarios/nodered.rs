@@ -152,7 +152,7 @@ pub fn section(p: &Peer) -> Section {
                 f1(r.publish_seconds),
                 f1(r.seconds),
                 rate(r.rate),
-                f1(r.seconds - r.publish_seconds),
+                f1((r.seconds - r.publish_seconds).max(0.0)),
                 r.delivery.cell(),
             ]);
         }
