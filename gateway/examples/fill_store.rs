@@ -1,10 +1,12 @@
 //! Fills a store with the history of many devices, for memory and disk measurements:
-//! `cargo run --release -p linli-gateway --example fill_store -- PATH SIZE_MB [DEVICES]`.
-//! The samples (temperature and battery, one per device per interval) are spread over the last
-//! 30 days, the interval chosen so that SIZE_MB holds them. History is written a stretch of time
-//! at a time for a group of devices, as a hub that drained a backlog would; a hub ingesting live
-//! rewrites each block as it grows, and sled reclaims those rewrites as it goes.
-//! Prints the samples written, the bytes on disk and the bytes per sample.
+//! `cargo run --release -p linli-gateway --example fill_store -- PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]`.
+//!
+//! Each device gets `PER_DEVICE` samples (temperature and battery) spread evenly over the last
+//! `DAYS` days (30), and is registered. Without `PER_DEVICE`, as many as `SIZE_MB` holds; writing
+//! stops at `SIZE_MB` in any case. History is written a stretch of time at a time for a group of
+//! devices, as a hub draining a backlog would; a hub ingesting live rewrites each block as it
+//! grows, and sled reclaims those rewrites as it goes. Prints the samples written, the bytes on
+//! disk and the bytes per sample as one JSON line.
 
 use std::time::Instant;
 
@@ -12,31 +14,33 @@ use linli_gateway::config::StoreConfig;
 use linli_gateway::store::{DeviceRecord, DeviceSource, Store, WriteSet};
 use linli_protocols::{Value, Values};
 
-/// Bytes a sample takes on disk, to choose the interval (measured: 40-50 after settling).
-const BYTES_PER_SAMPLE_GUESS: u64 = 45;
-const DAYS: u64 = 30;
+const USAGE: &str = "usage: fill_store PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]";
+const DAY_MS: u64 = 86_400_000;
+/// Bytes a sample takes on disk, to size `PER_DEVICE` from `SIZE_MB` (measured: ~31).
+const BYTES_PER_SAMPLE_GUESS: u64 = 32;
 /// Samples per device per write set, and devices per write set.
 const STRETCH: u64 = 100;
 const GROUP: u64 = 100;
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let path = args
-        .get(1)
-        .ok_or_else(|| anyhow::anyhow!("usage: fill_store PATH SIZE_MB [DEVICES]"))?;
-    let target_mb: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1_024);
-    let devices: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let path = args.get(1).ok_or_else(|| anyhow::anyhow!(USAGE))?;
+    let num = |i: usize| args.get(i).and_then(|s| s.parse::<u64>().ok());
+    let target_mb = num(2).unwrap_or(1_024);
+    let devices = num(3).unwrap_or(20_000).max(1);
+    let days = num(4).unwrap_or(30).max(1);
+    let per_device = num(5)
+        .unwrap_or((target_mb << 20) / BYTES_PER_SAMPLE_GUESS / devices)
+        .max(1);
+    let interval = (days * DAY_MS / per_device).max(1);
     let store = Store::open(&StoreConfig {
         path: path.into(),
         ..StoreConfig::default()
     })?;
     let started = Instant::now();
-    let per_device = ((target_mb << 20) / BYTES_PER_SAMPLE_GUESS / devices).max(1);
-    let interval = DAYS * 86_400_000 / per_device;
-    let t0 = linli_gateway::now_ms() - DAYS * 86_400_000;
+    let t0 = linli_gateway::now_ms() - days * DAY_MS;
     let mut written = 0u64;
-    let mut seq0 = 0u64;
-    'fill: while seq0 < per_device * 2 {
+    'fill: for seq0 in (0..per_device).step_by(STRETCH as usize) {
         for group in (0..devices).step_by(GROUP as usize) {
             if store.size_on_disk() >= target_mb << 20 {
                 break 'fill;
@@ -49,7 +53,7 @@ fn main() -> anyhow::Result<()> {
                     record.kind = Some("facility.air".into());
                     set.device(&record);
                 }
-                for seq in seq0..seq0 + STRETCH {
+                for seq in seq0..(seq0 + STRETCH).min(per_device) {
                     let n = d + seq;
                     let values: Values = [
                         (
@@ -70,7 +74,6 @@ fn main() -> anyhow::Result<()> {
             store.apply(set)?;
         }
         store.flush_sync()?;
-        seq0 += STRETCH;
     }
     store.flush_sync()?;
     let bytes = store.size_on_disk();

@@ -36,7 +36,7 @@ use anyhow::{Context, Result, bail};
 pub use broker::Broker;
 pub use gateway::Gateway;
 pub use http::{Http, Metrics};
-pub use linli_bin::{linli_bin, linli_bin_release};
+pub use linli_bin::{fill_store_bin, linli_bin, linli_bin_release};
 pub use publisher::{PubOptions, Publisher, Tracker};
 
 /// How often [`wait_for`] polls.

@@ -20,6 +20,15 @@ pub fn linli_bin_release() -> Result<PathBuf> {
     cached(&BIN, true)
 }
 
+/// The release build of `linli-gateway`'s `fill_store` example (fills a store for memory and
+/// disk measurements), built once per process.
+pub fn fill_store_bin() -> Result<PathBuf> {
+    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BIN.get_or_init(|| build_target("--example", "fill_store", true).map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
 fn cached(cell: &OnceLock<Result<PathBuf, String>>, release: bool) -> Result<PathBuf> {
     cell.get_or_init(|| locate(release).map_err(|e| format!("{e:#}")))
         .clone()
@@ -34,10 +43,12 @@ fn locate(release: bool) -> Result<PathBuf> {
         }
         return Ok(bin);
     }
-    build(release)
+    build_target("--bin", "linli", release)
 }
 
-fn build(release: bool) -> Result<PathBuf> {
+/// Builds one target of `linli-gateway` (`--bin linli`, `--example fill_store`) and returns the
+/// executable cargo reports.
+fn build_target(kind: &str, name: &str, release: bool) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let root = crate::workspace_root();
     let mut cmd = Command::new(&cargo);
@@ -45,8 +56,8 @@ fn build(release: bool) -> Result<PathBuf> {
         "build",
         "-p",
         "linli-gateway",
-        "--bin",
-        "linli",
+        kind,
+        name,
         "--message-format=json-render-diagnostics",
     ]);
     if release {
@@ -64,7 +75,7 @@ fn build(release: bool) -> Result<PathBuf> {
     })?;
     if !out.status.success() {
         bail!(
-            "building linli failed ({}):\n{}",
+            "building {name} failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );
@@ -74,20 +85,22 @@ fn build(release: bool) -> Result<PathBuf> {
     let built = stdout
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "linli")
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
         .find_map(|m| m["executable"].as_str().map(PathBuf::from));
     let bin = match built {
         Some(bin) => bin,
         None => {
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map_or_else(|| root.join("target"), PathBuf::from);
-            target
-                .join(if release { "release" } else { "debug" })
-                .join("linli")
+            let profile = target.join(if release { "release" } else { "debug" });
+            match kind {
+                "--example" => profile.join("examples").join(name),
+                _ => profile.join(name),
+            }
         }
     };
     if !bin.is_file() {
-        bail!("cargo built linli but {} is not there", bin.display());
+        bail!("cargo built {name} but {} is not there", bin.display());
     }
     Ok(bin)
 }

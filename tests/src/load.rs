@@ -1,6 +1,12 @@
-//! Load generation: telemetry with per-device sequence numbers from many virtual devices over one
-//! QoS 1 connection, as fast as the broker acknowledges or at a fixed rate.
+//! Load generation: telemetry, events and heartbeats with per-device sequence numbers from many
+//! virtual devices over QoS 1 connections, as fast as the broker acknowledges or at a fixed rate.
+//!
+//! Message `i` comes from device `i % devices` and is that device's `k = i / devices`-th message.
+//! Its channel follows [`Mix`]; telemetry and events carry the device's sequence number, which
+//! counts only those two channels (a heartbeat on `status` has none), so a device's sequence is
+//! gap-free and the receiver can count loss and duplicates exactly ([`LoadOptions::expected`]).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -33,6 +39,82 @@ pub struct LoadOptions {
     pub client_id: String,
     /// Give up after this long.
     pub timeout: Duration,
+    /// Which channel each message goes to. Default: telemetry only.
+    pub mix: Mix,
+}
+
+/// The channel of a device's messages: every `heartbeat_every`-th is a `status` heartbeat, every
+/// `event_every`-th of the others an event, the rest telemetry (0: never).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mix {
+    /// Every n-th message of a device is an event (`motion`, `door_open`, `door_close`).
+    pub event_every: u64,
+    /// Every n-th message of a device is a heartbeat (`status`, no sequence number).
+    pub heartbeat_every: u64,
+}
+
+impl Mix {
+    /// Telemetry only.
+    pub const TELEMETRY: Mix = Mix {
+        event_every: 0,
+        heartbeat_every: 0,
+    };
+    /// A community's mix: 2 % heartbeats, about 10 % events, the rest telemetry.
+    pub const REALISTIC: Mix = Mix {
+        event_every: 10,
+        heartbeat_every: 50,
+    };
+
+    /// The channel of a device's `k`-th message (from 0).
+    pub fn channel(&self, k: u64) -> LoadChannel {
+        let every = |n: u64| n > 0 && k % n == n - 1;
+        if every(self.heartbeat_every) {
+            LoadChannel::Heartbeat
+        } else if every(self.event_every) {
+            LoadChannel::Event
+        } else {
+            LoadChannel::Telemetry
+        }
+    }
+
+    /// Heartbeats among a device's messages `0..k`.
+    fn heartbeats_before(&self, k: u64) -> u64 {
+        match self.heartbeat_every {
+            0 => 0,
+            n => k / n,
+        }
+    }
+}
+
+/// The channel of one generated message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LoadChannel {
+    /// `telemetry`, with `seq`.
+    Telemetry,
+    /// `event`, with `seq`.
+    Event,
+    /// `status` heartbeat, without `seq`.
+    Heartbeat,
+}
+
+/// Sequence numbers each device sent on telemetry and on events.
+#[derive(Debug, Clone, Default)]
+pub struct ExpectedSeqs {
+    /// Device id → telemetry sequence numbers.
+    pub telemetry: BTreeMap<String, BTreeSet<u64>>,
+    /// Device id → event sequence numbers.
+    pub events: BTreeMap<String, BTreeSet<u64>>,
+    /// Heartbeats sent (they carry no sequence number).
+    pub heartbeats: u64,
+}
+
+impl ExpectedSeqs {
+    /// Telemetry and event messages expected.
+    pub fn with_seq(&self) -> u64 {
+        let n =
+            |m: &BTreeMap<String, BTreeSet<u64>>| m.values().map(|s| s.len() as u64).sum::<u64>();
+        n(&self.telemetry) + n(&self.events)
+    }
 }
 
 impl LoadOptions {
@@ -50,21 +132,80 @@ impl LoadOptions {
             connections: 1,
             client_id: format!("linli-loadgen-{}", std::process::id()),
             timeout: Duration::from_secs(600),
+            mix: Mix::TELEMETRY,
         }
     }
 
-    /// Device and sequence number of message `i`.
-    pub fn message(&self, i: u64) -> (u64, u64) {
+    /// Device, channel and sequence number (`None` for a heartbeat) of message `i`.
+    pub fn message(&self, i: u64) -> (u64, LoadChannel, Option<u64>) {
         let devices = self.devices.max(1);
-        (i % devices, self.first_seq + i / devices)
+        let (device, k) = (i % devices, i / devices);
+        let channel = self.mix.channel(k);
+        let seq = self.first_seq + k - self.mix.heartbeats_before(k);
+        (
+            device,
+            channel,
+            (channel != LoadChannel::Heartbeat).then_some(seq),
+        )
     }
 
-    /// Topic and payload of a message.
-    pub fn encode(&self, device: u64, seq: u64) -> (String, String) {
-        (
-            format!("linli/{}/{}{device:05}/telemetry", self.site, self.prefix),
-            format!("{{\"seq\":{seq},\"values\":{{\"v\":{seq}}}}}"),
-        )
+    /// The id of device `n`.
+    pub fn device_id(&self, device: u64) -> String {
+        format!("{}{device:05}", self.prefix)
+    }
+
+    /// Topic and payload of message `i`. Telemetry temperatures run from 20.0 to 34.9 °C, so a
+    /// threshold at 30 is crossed by a third of them.
+    pub fn encode(&self, i: u64) -> (String, String) {
+        let (device, channel, seq) = self.message(i);
+        let seq = seq.unwrap_or(0);
+        let id = self.device_id(device);
+        let base = format!("linli/{}/{id}", self.site);
+        match channel {
+            LoadChannel::Telemetry => (
+                format!("{base}/telemetry"),
+                format!(
+                    "{{\"device_id\":\"{id}\",\"seq\":{seq},\"values\":{{\"temperature_c\":{:.1},\"humidity_pct\":{},\"battery_pct\":{}}}}}",
+                    20.0 + (seq % 150) as f64 / 10.0,
+                    40 + seq % 30,
+                    100 - seq % 60,
+                ),
+            ),
+            LoadChannel::Event => {
+                let kind = ["motion", "door_open", "door_close"][(seq % 3) as usize];
+                (
+                    format!("{base}/event"),
+                    format!(
+                        "{{\"device_id\":\"{id}\",\"seq\":{seq},\"type\":\"{kind}\",\"data\":{{\"source\":\"load\"}}}}"
+                    ),
+                )
+            }
+            LoadChannel::Heartbeat => (
+                format!("{base}/status"),
+                format!(
+                    "{{\"device_id\":\"{id}\",\"state\":\"online\",\"battery_pct\":{},\"rssi\":-70}}",
+                    100 - i % 60
+                ),
+            ),
+        }
+    }
+
+    /// What a receiver should end up with: every sequence number per device and channel.
+    pub fn expected(&self) -> ExpectedSeqs {
+        let mut out = ExpectedSeqs::default();
+        for i in 0..self.messages {
+            let (device, channel, seq) = self.message(i);
+            let map = match (channel, seq) {
+                (LoadChannel::Telemetry, Some(_)) => &mut out.telemetry,
+                (LoadChannel::Event, Some(_)) => &mut out.events,
+                _ => {
+                    out.heartbeats += 1;
+                    continue;
+                }
+            };
+            map.entry(self.device_id(device)).or_default().extend(seq);
+        }
+        out
     }
 }
 
@@ -86,10 +227,10 @@ pub struct LoadReport {
 /// Publishes the load and waits for every PUBACK.
 pub async fn run(opts: &LoadOptions) -> Result<LoadReport> {
     let k = opts.connections.clamp(1, opts.devices.max(1));
-    let mut shares: Vec<Vec<(u64, u64)>> = vec![Vec::new(); k as usize];
+    let mut shares: Vec<Vec<u64>> = vec![Vec::new(); k as usize];
+    let devices = opts.devices.max(1);
     for i in 0..opts.messages {
-        let (device, seq) = opts.message(i);
-        shares[(device % k) as usize].push((device, seq));
+        shares[((i % devices) % k) as usize].push(i);
     }
     let mut conns = Vec::new();
     for (n, share) in shares.into_iter().enumerate() {
@@ -146,7 +287,7 @@ async fn publish(
     opts: &LoadOptions,
     client: AsyncClient,
     mut eventloop: EventLoop,
-    share: Vec<(u64, u64)>,
+    share: Vec<u64>,
     rate: Option<f64>,
     started: Instant,
 ) -> Result<(u64, u64)> {
@@ -154,12 +295,12 @@ async fn publish(
     let sender = {
         let opts = opts.clone();
         tokio::spawn(async move {
-            for (i, (device, seq)) in share.into_iter().enumerate() {
+            for (n, i) in share.into_iter().enumerate() {
                 if let Some(rate) = rate {
-                    let due = started + Duration::from_secs_f64(i as f64 / rate);
+                    let due = started + Duration::from_secs_f64(n as f64 / rate);
                     tokio::time::sleep_until(due.into()).await;
                 }
-                let (topic, payload) = opts.encode(device, seq);
+                let (topic, payload) = opts.encode(i);
                 client
                     .publish(topic, QoS::AtLeastOnce, false, payload)
                     .await

@@ -1,11 +1,11 @@
-//! `loadgen`: publishes QoS 1 telemetry with per-device sequence numbers from M virtual devices,
+//! `loadgen`: publishes QoS 1 messages with per-device sequence numbers from M virtual devices,
 //! as fast as the broker acknowledges (or at `--rate`), then prints a JSON line with messages,
-//! seconds and rate.
+//! seconds and rate. `--mix realistic` sends heartbeats and events among the telemetry.
 //!
 //! ```text
 //! cargo run -p linli-tests --bin loadgen -- --host 127.0.0.1 --port 1883 --site demo \
 //!     --devices 100 --messages 100000 [--rate 5000] [--prefix load-] [--first-seq 1] \
-//!     [--connections 1]
+//!     [--connections 1] [--mix telemetry|realistic]
 //! ```
 
 // Test tooling: argument errors end the program with a message.
@@ -13,11 +13,11 @@
 
 use std::process::ExitCode;
 
-use linli_tests::load::{LoadOptions, run_blocking};
+use linli_tests::load::{LoadOptions, Mix, run_blocking};
 
 const USAGE: &str = "usage: loadgen --port P --site S --messages N [--host 127.0.0.1] \
                      [--devices M] [--rate R] [--prefix load-] [--first-seq 1] \
-                     [--connections 1]";
+                     [--connections 1] [--mix telemetry|realistic]";
 
 fn main() -> ExitCode {
     match parse(std::env::args().skip(1).collect()) {
@@ -68,6 +68,13 @@ fn parse(args: Vec<String>) -> Result<LoadOptions, String> {
             "--prefix" => opts.prefix = value,
             "--first-seq" => opts.first_seq = num(&value)?,
             "--connections" => opts.connections = num(&value)?.max(1),
+            "--mix" => {
+                opts.mix = match value.as_str() {
+                    "telemetry" => Mix::TELEMETRY,
+                    "realistic" => Mix::REALISTIC,
+                    other => return Err(format!("--mix: `{other}` (telemetry or realistic)")),
+                }
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }

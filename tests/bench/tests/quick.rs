@@ -1,0 +1,60 @@
+//! Keeps the runner honest without being slow: the quick scenarios' plumbing at tiny scale
+//! (ingest against mosquitto_sub, a burst after an outage, SOS latency over MQTT and webhook)
+//! against a debug `linli`, and `RESULTS.md` written. Asserts on counts, never on speed.
+
+// A test target.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use linli_bench::report::document;
+use linli_bench::scenarios::{burst, ingest, latency};
+use linli_bench::{Settings, machine, notes};
+
+#[test]
+fn quick_scenarios_lose_nothing_and_write_a_report() {
+    let settings = Settings::new(true, linli_tests::linli_bin().unwrap());
+
+    let i = ingest::run(&settings).unwrap();
+    for r in &i.rounds {
+        assert!(r.sub.exact(), "mosquitto_sub: {:?}", r.sub);
+        assert!(r.hub.exact(), "linli: {:?}", r.hub);
+        assert_eq!(r.hub.received, r.hub.sent, "linli: {:?}", r.hub);
+        assert_eq!(r.sub.received, r.sub.sent, "mosquitto_sub: {:?}", r.sub);
+    }
+    let b = burst::run(&settings).unwrap();
+    assert!(b.hub.exact() && b.hub.received == b.hub.sent, "{:?}", b.hub);
+    assert!(b.sub.exact() && b.sub.received == b.sub.sent, "{:?}", b.sub);
+    assert!(b.hwm_mib > 0.0);
+    let l = latency::run(&settings).unwrap();
+    for level in &l {
+        assert_eq!(level.mqtt.received, level.sos, "{level:?}");
+        assert_eq!(level.webhook.received, level.sos, "{level:?}");
+    }
+
+    let sections = vec![
+        ingest::section(&i),
+        latency::section(&l),
+        burst::section(&b),
+    ];
+    assert!(sections.iter().all(|s| !s.loss_or_duplicates));
+    let doc = document(
+        &machine::header("test", None),
+        &sections,
+        &notes::for_missed(&sections),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("RESULTS.md");
+    std::fs::write(&out, &doc).unwrap();
+    let written = std::fs::read_to_string(&out).unwrap();
+    for heading in [
+        "## Goals",
+        "## 1. Durable ingest ceiling",
+        "## 2. Alarm latency",
+        "## 3. Burst",
+    ] {
+        assert!(
+            written.contains(heading),
+            "{heading} missing from:\n{written}"
+        );
+    }
+    assert!(written.contains("| commit |"));
+}
