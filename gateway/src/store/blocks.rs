@@ -8,8 +8,9 @@
 //! sample is a few varints: time, sequence and receive time as deltas, reading names as indexes
 //! into the block's own name table; 14 bytes for a typical two-reading sample.
 //!
-//! Record: `varint (count << 1 | has device seq) ‖ zigzag Δts ‖ zigzag Δseq ‖ zigzag (recv - ts)
-//! ‖ count × (varint name ref [‖ varint len ‖ name when new] ‖ value)`.
+//! Value: `format (1) ‖ latest ts (u64 BE) ‖ records`. Record: `varint (count << 1 | has device
+//! seq) ‖ zigzag Δts ‖ zigzag Δseq ‖ zigzag (recv - ts) ‖ count × (varint name ref [‖ varint len ‖
+//! name when new] ‖ value)`.
 
 use std::collections::BTreeMap;
 
@@ -22,9 +23,12 @@ use super::{Page, Result, Store, StoreError, TimeRange, io};
 /// A block stops taking samples at this size.
 pub const BLOCK_BYTES: usize = 2048;
 /// Every sample of a block lies within this span after the block's start.
-pub const BLOCK_SPAN_MS: u64 = 86_400_000;
+pub const BLOCK_SPAN_MS: u64 = 30 * 86_400_000;
 
 const FORMAT: u8 = 1;
+/// `FORMAT ‖ latest ts (u64 big-endian)`: a read skips a block that ends before its window
+/// without decoding it.
+const HEADER: usize = 9;
 
 /// A sample as filed: `seq` orders samples of the same ms and is the device's when `device_seq`,
 /// else a hub tie-breaker.
@@ -70,6 +74,7 @@ impl Block {
     fn new(start: (u64, u64)) -> Block {
         let mut bytes = Vec::with_capacity(BLOCK_BYTES + 64);
         bytes.push(FORMAT);
+        bytes.extend_from_slice(&start.0.to_be_bytes());
         Block {
             start,
             bytes,
@@ -119,7 +124,15 @@ impl Block {
             codec::encode_value(value, out);
         }
         self.prev = row.key();
+        if row.ts > latest(&self.bytes).unwrap_or(0) {
+            self.bytes[1..HEADER].copy_from_slice(&row.ts.to_be_bytes());
+        }
     }
+}
+
+/// The latest sample time of a block, from its header.
+fn latest(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.get(1..HEADER)?.try_into().ok()?))
 }
 
 /// Decodes a block's records in stored order.
@@ -132,8 +145,8 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(start: (u64, u64), bytes: &'a [u8]) -> Option<Reader<'a>> {
-        let (&format, rest) = bytes.split_first()?;
-        (format == FORMAT).then_some(Reader {
+        let rest = bytes.get(HEADER..)?;
+        (bytes[0] == FORMAT).then_some(Reader {
             rest,
             names: Vec::new(),
             prev: start,
@@ -303,7 +316,8 @@ impl Store {
     /// `(ts, seq)` order.
     pub fn telemetry(&self, id: &str, range: TimeRange, limit: usize) -> Result<Page<Sample>> {
         let after = range.after.filter(|&(ts, _)| ts >= range.from);
-        // A block holds nothing later than its start plus the span: earlier blocks can be skipped.
+        // A block holds nothing later than its start plus the span: earlier blocks can be skipped;
+        // of the rest, those whose header says they end before the window are not decoded.
         let resume = after.map_or(range.from, |(ts, _)| ts);
         let first = resume.saturating_sub(BLOCK_SPAN_MS - 1);
         let keys = block_key(id, (first, 0))..=block_key(id, (range.to, u64::MAX));
@@ -321,6 +335,9 @@ impl Store {
             settle(&mut pending, &mut out, Some(ts), limit + 1);
             if out.len() > limit {
                 break;
+            }
+            if latest(&v).is_some_and(|t| t < resume) {
+                continue;
             }
             pending.extend(rows(id, (ts, seq), &v)?.into_iter().filter(|r| wanted(r)));
         }
