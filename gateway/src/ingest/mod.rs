@@ -213,7 +213,17 @@ pub fn client(config: &Config, (host, port): &(String, u16)) -> (AsyncClient, Ev
     } else if let Some(user) = &config.mqtt.username {
         options.set_credentials(user.clone(), "");
     }
-    AsyncClient::new(options, REQUEST_QUEUE)
+    let (client, mut eventloop) = AsyncClient::new(options, REQUEST_QUEUE);
+    no_delay(&mut eventloop);
+    (client, eventloop)
+}
+
+/// Turns Nagle's algorithm off (rumqttc leaves it on): a PUBACK or a notification is a small
+/// packet that must leave now, not when the previous one's TCP acknowledgement comes back.
+pub fn no_delay(eventloop: &mut EventLoop) {
+    let mut network = eventloop.network_options();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
 }
 
 /// Exponential backoff from 100 ms to 10 s.

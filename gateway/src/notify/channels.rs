@@ -302,8 +302,8 @@ impl Adapter for Mailer {
 /// The MQTT staff topic, on the notifier's own connection, confirmed by PUBACK.
 #[derive(Debug)]
 pub struct Mqtt {
-    /// The publisher (one message at a time).
-    pub publisher: Arc<tokio::sync::Mutex<Publisher>>,
+    /// The publisher.
+    pub publisher: Publisher,
     /// Site id.
     pub site: String,
 }
@@ -317,8 +317,6 @@ impl Adapter for Mqtt {
             let topic = format!("linli/{}/staff/{}/notify", self.site, msg.staff_id);
             let payload = serde_json::to_vec(msg.body).unwrap_or_default();
             self.publisher
-                .lock()
-                .await
                 .publish(&topic, payload, false)
                 .await
                 .map_err(|e| SendError::Mqtt(e.to_string()))?;

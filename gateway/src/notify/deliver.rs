@@ -56,7 +56,7 @@ impl Adapters {
             }),
             email,
             mqtt: channels::Mqtt {
-                publisher: Arc::new(tokio::sync::Mutex::new(publisher)),
+                publisher,
                 site: config.site.id.clone(),
             },
             console,
@@ -130,7 +130,7 @@ impl Job {
         let timeout = self.dispatch.limits.timeout.0;
         let publisher = &self.dispatch.adapters.mqtt.publisher;
         let result = tokio::time::timeout(timeout, async {
-            publisher.lock().await.publish(&topic, payload, true).await
+            publisher.publish(&topic, payload, true).await
         })
         .await;
         let ok = matches!(result, Ok(Ok(())));
