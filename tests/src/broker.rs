@@ -116,6 +116,7 @@ impl Broker {
         let dir = self.path.display();
         // Debian's defaults (max_queued_messages 1000, max_inflight_messages 20) silently drop
         // QoS 1 messages for an offline persistent session; 0 means unlimited in mosquitto 2.
+        // Nagle off: a notification to a subscriber is one small packet that must leave now.
         let conf = format!(
             "listener {port} 127.0.0.1\n\
              allow_anonymous true\n\
@@ -125,6 +126,7 @@ impl Broker {
              max_queued_messages 0\n\
              max_queued_bytes 0\n\
              max_inflight_messages 1000\n\
+             set_tcp_nodelay true\n\
              user root\n\
              log_dest file {dir}/mosquitto.log\n\
              log_type error\n\

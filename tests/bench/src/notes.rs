@@ -7,62 +7,55 @@ use crate::report::Section;
 const NOTES: &[(&str, &str)] = &[
     (
         "SOS → MQTT",
-        "the MQTT channel is one connection behind a mutex that publishes one message at a time \
-         and waits for its PUBACK before the next (`gateway/src/notify/mqtt.rs`, shared by the \
-         staff notifications and the retained alarm state in `notify/channels.rs` and \
-         `notify/deliver.rs`). Every SOS costs two broker round trips in series; with the broker \
-         busy with 10k msg/s in and out a round trip is tens of ms, so at 50 SOS/s the queue \
-         grows for the whole run (p50 in seconds while the webhook, delivered concurrently, \
-         stays far lower). Fix (not done here): a driver task that polls the event loop \
-         continuously and resolves each publish on its PUBACK by packet id, so that deliveries \
-         overlap up to `[notify] concurrency`.",
+        "the notifier's connection overlaps publishes (a driver task pairs PUBACKs with callers \
+         by packet id) and Nagle is off on every MQTT connection, hub and broker \
+         (`set_tcp_nodelay`); before those two changes p99 was 6.3 s at 10k msg/s. What is left \
+         is the same as for the webhook below plus one more broker hop, with the broker itself \
+         busy with 10k msg/s in and out on the same 2 cores.",
     ),
     (
         "SOS → webhook",
-        "not the webhook itself (at 1k msg/s p50 is ~5 ms): the SOS waits in the hub's one \
-         subscription queue behind the background messages, which the pipeline takes in order, \
-         at 10k msg/s on 2 shared cores with the broker and the load generator beside it. The \
-         pipeline's CPU goes to the store's write path (see the drain note), so it is the \
-         store that sets how much headroom is left above 10k msg/s.",
+        "not the webhook itself (at 1k msg/s p50 is ~4 ms): the SOS waits in the hub's one \
+         subscription queue behind the background messages, which the pipeline takes in order \
+         and makes durable (apply + fsync) before any alarm it raised is notified (invariant 2). \
+         At 10k msg/s on 2 cores shared with the broker and the load generator, p99 moved \
+         between 22 and 45 ms across runs of the same build. A separate subscription (or \
+         session) for care events would let an SOS overtake telemetry; not built.",
     ),
     (
         "backlog drain",
-        "`perf record -g` on `linli` during the 200,000-message drain (8 s, 3,445 samples): \
-         sled's write path and the allocator take most of the CPU — `_int_malloc` 14.8 %, \
-         `Vec::clone` of sled node data 7.5 %, `unlink_chunk` 5.4 %, `memcmp` (key \
-         comparisons) 4.5 %, `memmove` 4.0 %, `drop_in_place<sled::node::Data>` 4.0 %, \
-         `_int_free` 3.7 %, `PageCache::get` 3.7 %, `malloc_consolidate` 3.4 %, \
-         `Tree::apply_batch` 1.9 % — while the pipeline's own work is small (`Registry::observe` \
-         1.5 %, `Pipeline::classify` 0.7 %). sled copies a leaf node on every update of it, and \
-         samples of 1,000 devices land in many different leaves per batch. This is the \
-         telemetry layout being redesigned in `gateway/src/store/` (out of this branch's \
-         scope); live ingest hides it because there the publisher and broker are the limit.",
+        "profiled before the block layout: sled's write path and the allocator took most of \
+         the CPU (`_int_malloc` 14.8 %, `Vec::clone` of sled node data 7.5 %, `memcmp` 4.5 %, \
+         `PageCache::get` 3.7 %), the pipeline's own work ~2 % (`Registry::observe` 1.5 %). \
+         Telemetry is now one block per device and ~150 samples, so a drained batch rewrites one \
+         block per device instead of inserting one key per sample; each rewrite still reads the \
+         block back (a sled get) and copies its leaf node, which is what remains.",
     ),
     (
         "RSS at rest",
-        "measured, not profiled per component: after a restart on the 490 MB store Linli rests \
-         at ~200 MiB with 20,000 devices, and registering the 20,000 devices (each a new device \
-         record and sequence window in sled) raised it to ~490 MiB, which is not given back. \
-         The gateway's own structures for 20,000 devices are a few MiB; the rest is sled \
-         (page table and cached / dirty nodes of a large tree), i.e. the store layout under \
-         redesign.",
+        "sled 0.34's node cache. heaptrack on an idle hub over a 1 GB store: 164 MiB of the \
+         253 MiB peak are sled nodes deserialised by reads (here the start-up retention pass, \
+         which touches every device's oldest block; live ingest from every device touches \
+         every device's newest block the same way). A probe reading one block of each of 20,000 \
+         devices grows RSS from 18 MiB (after open) to ~275 MiB with `cache_capacity` 16 MiB \
+         and the same with 1 MiB: sled sizes its cache by on-disk bytes, and its resident nodes \
+         are many times that. Fewer, larger keys (the block layout: 111 → 18 MiB right after \
+         open) do not change that floor. What would: keeping telemetry blocks out of sled \
+         (append-only files per day with a small index) and sled for the small state.",
     ),
     (
         "bytes on disk",
-        "sled stores each sample as its own key/value (device id, timestamp, seq, JSON-ish \
-         values) with per-item and per-node overhead, plus segment slack before sled's GC \
-         rewrites segments; ~350 B for a 2-value sample. A packed per-device block layout \
-         (delta-encoded times, columnar values) is what gets under 64 B — the store redesign \
-         in progress.",
+        "telemetry is stored in per-device blocks (delta varints, a name table per block; 14 B \
+         for a two-value sample, 30 B/sample on disk for a 1 GB store written by `fill_store`). \
+         What this scenario adds on top is sled's segment slack right after the writes and, \
+         with few samples per device, the per-block key and node overhead.",
     ),
     (
         "Linli ceiling / Node-RED",
-        "Linli's ceiling here is the broker's: live, Linli stores 0.9–0.98 of what \
-         `mosquitto_sub` receives in the same run (scenario 1), and mosquitto_sub itself is only \
-         ~5× Node-RED's ceiling on this 2-core box, where mosquitto, the load generator and the \
-         consumer share the CPUs. No consumer of this broker can reach 10× here; against the \
-         broker's offline drain rate (scenario 3, mosquitto_sub ~10× Node-RED) Linli is held \
-         back by the store's write path (see the drain note).",
+        "Linli's ceiling here is the broker's: live, Linli stores about what `mosquitto_sub` \
+         receives in the same run (scenario 1), and mosquitto_sub itself is only ~5× \
+         Node-RED's ceiling on this 2-core box, where mosquitto, the load generator and the \
+         consumer share the CPUs. No consumer of this broker can reach 10× here.",
     ),
 ];
 
