@@ -233,11 +233,25 @@ mod tests {
             points: vec![(0, 20.0), (60_000, 21.5), (120_000, 19.0)],
         };
         let svg = chart(&s, 8 * 3_600);
-        assert!(
-            svg.contains("M48.0,12.0") || svg.contains("M48.0,"),
-            "{svg}"
-        );
-        assert_eq!(svg.matches(" L").count(), 2);
+        let path = svg
+            .split("d=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap();
+        let points: Vec<(f64, f64)> = path
+            .split(['M', 'L'])
+            .filter(|p| !p.trim().is_empty())
+            .map(|p| {
+                let (x, y) = p.trim().split_once(',').unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        // Three points across the full width; the highest value at the top, the lowest at the
+        // bottom of the plot area (y 6..154 of 160).
+        assert_eq!(points.len(), 3, "{svg}");
+        assert_eq!((points[0].0, points[2].0), (0.0, 600.0), "{svg}");
+        assert_eq!((points[1].1, points[2].1), (6.0, 154.0), "{svg}");
+        assert!(points[0].1 > 6.0 && points[0].1 < 154.0, "{svg}");
         assert!(svg.contains("temperature_c"));
         assert!(
             chart(
