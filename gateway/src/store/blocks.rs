@@ -243,12 +243,18 @@ impl Store {
         batch: &mut sled::Batch,
     ) -> Result<()> {
         let mut open: BTreeMap<(u64, u64), Block> = BTreeMap::new();
+        // The device's newest stored block, looked up once: rows at or after its start (all of
+        // them, unless some are late) need no other lookup.
+        let newest = self.block_at_or_before(id, u64::MAX)?;
         for row in rows {
             let touched = open
                 .range(..=(row.ts, u64::MAX))
                 .next_back()
                 .map(|(k, _)| *k);
-            let stored = self.block_at_or_before(id, row.ts)?;
+            let stored = match &newest {
+                Some((start, bytes)) if start.0 <= row.ts => Some((*start, bytes.clone())),
+                _ => self.block_at_or_before(id, row.ts)?,
+            };
             let latest = match (touched, stored) {
                 (Some(t), Some((s, _))) if t >= s => Some(t),
                 (_, Some((s, bytes))) => {
