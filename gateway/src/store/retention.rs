@@ -40,21 +40,28 @@ impl Store {
     }
 
     fn delete_events(&self, id: &str, cut: u64) -> Result<u64> {
-        let (start, end) = (
-            codec::series_key(codec::EVENT, id, 0, 0),
-            codec::series_key(codec::EVENT, id, cut, 0),
-        );
+        let range =
+            codec::series_key(codec::EVENT, id, 0, 0)..codec::series_key(codec::EVENT, id, cut, 0);
+        self.delete_oldest(range, |_| true)
+    }
+
+    /// Deletes the records of `range` from its start while `expired` says so of their value, in
+    /// batches of [`CHUNK`].
+    fn delete_oldest(
+        &self,
+        range: std::ops::Range<Vec<u8>>,
+        expired: impl Fn(&[u8]) -> bool,
+    ) -> Result<u64> {
         let mut deleted = 0;
         loop {
             let mut batch = sled::Batch::default();
             let mut n = 0;
-            for key in self
-                .series
-                .range(start.clone()..end.clone())
-                .keys()
-                .take(CHUNK)
-            {
-                batch.remove(key.map_err(io("retention scan"))?);
+            for kv in self.series.range(range.clone()).take(CHUNK) {
+                let (k, v) = kv.map_err(io("retention scan"))?;
+                if !expired(&v) {
+                    break;
+                }
+                batch.remove(k);
                 n += 1;
             }
             if n == 0 {
@@ -110,33 +117,16 @@ impl Store {
     }
 
     /// Audit records older than `cut`, oldest first; the newest is kept (it numbers the next).
+    /// Records are numbered in time order; an unreadable one before a young one is older still.
     fn delete_audit(&self, cut: u64) -> Result<u64> {
         let newest = super::book::next_key(&self.series, codec::AUDIT)?.saturating_sub(1);
-        let mut deleted = 0;
-        loop {
-            let mut batch = sled::Batch::default();
-            let mut n = 0;
-            for kv in self
-                .series
-                .range(codec::id_key(codec::AUDIT, 0)..codec::id_key(codec::AUDIT, newest))
-                .take(CHUNK)
-            {
-                let (k, v) = kv.map_err(io("retention scan"))?;
-                match serde_json::from_slice::<AuditEntry>(&v) {
-                    Ok(e) if e.at >= cut => break,
-                    _ => {}
-                }
-                batch.remove(k);
-                n += 1;
-            }
-            if n == 0 {
-                return Ok(deleted);
-            }
-            self.series
-                .apply_batch(batch)
-                .map_err(io("retention delete"))?;
-            deleted += n;
-        }
+        let range =
+            codec::id_key(codec::AUDIT, 0).to_vec()..codec::id_key(codec::AUDIT, newest).to_vec();
+        self.delete_oldest(range, |v| {
+            serde_json::from_slice::<AuditEntry>(v)
+                .ok()
+                .is_none_or(|e| e.at < cut)
+        })
     }
 }
 
