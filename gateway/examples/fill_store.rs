@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
                     ]
                     .into();
                     let ts = t0 + seq * interval + d % 1000;
-                    set.sample(&device, ts, Some(seq), ts + 40, &values);
+                    set.sample(&device, ts, Some(seq), ts + 40, values);
                     written += 1;
                 }
             }

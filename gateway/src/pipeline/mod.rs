@@ -197,22 +197,6 @@ impl Pipeline {
             return;
         }
         tally.gaps += seen.gap;
-        match &message {
-            Message::Telemetry(t) => {
-                set.sample(id, sample_time(t.ts, recv), t.seq, recv, &t.values)
-            }
-            Message::Event(e) => set.event(
-                id,
-                &EventRecord {
-                    ts: sample_time(e.ts, recv),
-                    seq: e.seq,
-                    recv,
-                    kind: e.kind.clone(),
-                    data: e.data.clone(),
-                },
-            ),
-            Message::Status(_) | Message::Announce(_) => {}
-        }
         if let Some(device) = self.registry.get(id) {
             let mut signals = self.engine.on_message(device, &message, recv);
             if seen.became.is_some() {
@@ -221,6 +205,21 @@ impl Pipeline {
             for s in signals {
                 fx.extend(self.book.signal(&s, recv));
             }
+        }
+        // Stored last, so the readings move into the write set instead of being copied.
+        match message {
+            Message::Telemetry(t) => set.sample(id, sample_time(t.ts, recv), t.seq, recv, t.values),
+            Message::Event(e) => set.event(
+                id,
+                &EventRecord {
+                    ts: sample_time(e.ts, recv),
+                    seq: e.seq,
+                    recv,
+                    kind: e.kind,
+                    data: e.data,
+                },
+            ),
+            Message::Status(_) | Message::Announce(_) => {}
         }
         let class = class_label(self.registry.get(id).and_then(|d| d.kind.as_deref()));
         *tally.stored.entry((topic.channel, class)).or_default() += 1;

@@ -107,13 +107,13 @@ pub struct WriteSet {
 
 impl WriteSet {
     /// Adds a telemetry sample. `seq` is the device's; `None` gets a hub-unique tie-breaker.
-    pub fn sample(&mut self, id: &str, ts: u64, seq: Option<u64>, recv: u64, values: &Values) {
+    pub fn sample(&mut self, id: &str, ts: u64, seq: Option<u64>, recv: u64, values: Values) {
         let row = Row {
             ts,
             seq: seq.unwrap_or_else(tiebreak),
             device_seq: seq.is_some(),
             recv,
-            values: values.clone(),
+            values,
         };
         match self.samples.get_mut(id) {
             Some(rows) => rows.push(row),

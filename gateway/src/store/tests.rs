@@ -59,10 +59,10 @@ fn telemetry_pages_in_time_order_and_survives_reopen() {
                 1_000 + i,
                 Some(i),
                 2_000 + i,
-                &values(20.0 + i as f64 / 10.0),
+                values(20.0 + i as f64 / 10.0),
             );
         }
-        set.sample("t-10", 1_005, Some(1), 1_005, &values(1.0));
+        set.sample("t-10", 1_005, Some(1), 1_005, values(1.0));
         assert_eq!(set.len(), 26);
         store.apply(set).unwrap();
         store.flush_sync().unwrap();
@@ -110,7 +110,7 @@ fn samples_without_seq_at_the_same_ms_are_all_kept() {
     let store = open(dir.path(), 10);
     let mut set = WriteSet::default();
     for i in 0..3 {
-        set.sample("d", 5, None, 5, &values(f64::from(i)));
+        set.sample("d", 5, None, 5, values(f64::from(i)));
     }
     store.apply(set).unwrap();
     let page = store.telemetry("d", all(), 10).unwrap();
@@ -156,7 +156,7 @@ fn retention_deletes_only_old_data_per_class() {
     let mut set = WriteSet::default();
     set.device(&device("d"));
     for ts in [100, 200, 300] {
-        set.sample("d", ts, Some(ts), ts, &values(1.0));
+        set.sample("d", ts, Some(ts), ts, values(1.0));
         set.event(
             "d",
             &EventRecord {
@@ -230,7 +230,7 @@ mod blocks {
             for chunk in samples.chunks(batch) {
                 let mut set = WriteSet::default();
                 for &(ts, seq) in chunk {
-                    set.sample("d", ts, Some(seq), ts, &values(seq as f64));
+                    set.sample("d", ts, Some(seq), ts, values(seq as f64));
                 }
                 store.apply(set).unwrap();
             }
@@ -262,7 +262,7 @@ mod blocks {
                 i * 60_000,
                 Some(i),
                 i * 60_000 + 30,
-                &values(20.0 + (i % 50) as f64 / 10.0),
+                values(20.0 + (i % 50) as f64 / 10.0),
             );
             store.apply(set).unwrap();
         }
