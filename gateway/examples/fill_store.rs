@@ -3,10 +3,11 @@
 //!
 //! Each device gets `PER_DEVICE` samples (temperature and battery) spread evenly over the last
 //! `DAYS` days (30), and is registered. Without `PER_DEVICE`, as many as `SIZE_MB` holds; writing
-//! stops at `SIZE_MB` in any case. History is written a stretch of time at a time for a group of
-//! devices, as a hub draining a backlog would; a hub ingesting live rewrites each block as it
-//! grows, and sled reclaims those rewrites as it goes. Prints the samples written, the bytes on
-//! disk and the bytes per sample as one JSON line.
+//! stops at `SIZE_MB` in any case. History is written a UTC day at a time, that day for every
+//! device before the next, as a live hub writes it (so sled's segments hold one day each, as they
+//! would after a month of live ingest); a live hub also rewrites each block as it grows, and sled
+//! reclaims those rewrites as it goes. Prints the samples written, the bytes on disk and the bytes
+//! per sample as one JSON line.
 
 use std::time::Instant;
 
@@ -18,8 +19,7 @@ const USAGE: &str = "usage: fill_store PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]
 const DAY_MS: u64 = 86_400_000;
 /// Bytes a sample takes on disk, to size `PER_DEVICE` from `SIZE_MB` (measured: ~31).
 const BYTES_PER_SAMPLE_GUESS: u64 = 32;
-/// Samples per device per write set, and devices per write set.
-const STRETCH: u64 = 100;
+/// Devices per write set.
 const GROUP: u64 = 100;
 
 fn main() -> anyhow::Result<()> {
@@ -40,7 +40,11 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let t0 = linli_gateway::now_ms() - days * DAY_MS;
     let mut written = 0u64;
-    'fill: for seq0 in (0..per_device).step_by(STRETCH as usize) {
+    // Sample `seq` of device `d` is stamped `t0 + seq * interval + d % 1000`; a day takes the
+    // sequences whose stamps fall in it.
+    let first_seq = |d: u64, at: u64| (at.saturating_sub(t0 + d % 1000)).div_ceil(interval);
+    'fill: for day in t0 / DAY_MS..=(t0 + per_device * interval + 1000) / DAY_MS {
+        let (from, to) = (day * DAY_MS, (day + 1) * DAY_MS);
         for group in (0..devices).step_by(GROUP as usize) {
             if store.size_on_disk() >= target_mb << 20 {
                 break 'fill;
@@ -48,12 +52,12 @@ fn main() -> anyhow::Result<()> {
             let mut set = WriteSet::default();
             for d in group..(group + GROUP).min(devices) {
                 let device = format!("dev-{d:05}");
-                if seq0 == 0 {
+                if first_seq(d, from) == 0 {
                     let mut record = DeviceRecord::new(&device, DeviceSource::Announce, t0);
                     record.kind = Some("facility.air".into());
                     set.device(&record);
                 }
-                for seq in seq0..(seq0 + STRETCH).min(per_device) {
+                for seq in first_seq(d, from)..first_seq(d, to).min(per_device) {
                     let n = d + seq;
                     let values: Values = [
                         (

@@ -68,12 +68,18 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         }
     }));
     let console = Console::default();
+    // Streamed into the registry (a Vec of 20,000 records first would double the peak); the
+    // first read error stops the load and fails the start.
+    let failed = std::cell::Cell::new(None);
     let registry = Registry::load(
-        store.devices()?,
-        store.windows()?,
+        store.devices().map_while(until_error(&failed)),
+        store.windows().map_while(until_error(&failed)),
         &config.devices,
         crate::now_ms(),
     );
+    if let Some(e) = failed.into_inner() {
+        return Err(e.into());
+    }
     let metrics = Metrics::new();
     let session = Arc::new(Session::default());
 
@@ -276,7 +282,15 @@ fn households(config: &Config) -> Vec<Household> {
         .collect()
 }
 
-/// Deletes data past its retention once an hour.
+/// Passes the `Ok` items on and keeps the first error in `failed`, for `map_while`.
+fn until_error<T>(
+    failed: &std::cell::Cell<Option<StoreError>>,
+) -> impl Fn(Result<T, StoreError>) -> Option<T> + '_ {
+    move |r| r.map_err(|e| failed.set(Some(e))).ok()
+}
+
+/// Deletes data past its retention once an hour; returns freed heap to the system once a
+/// minute (see [`crate::heap`]).
 async fn retention(
     store: Store,
     config: Arc<Config>,
@@ -284,9 +298,15 @@ async fn retention(
     mut shutdown: crate::shutdown::Shutdown,
 ) -> (&'static str, bool) {
     let mut every = tokio::time::interval(Duration::from_secs(3_600));
+    let mut trim = tokio::time::interval(Duration::from_secs(60));
+    trim.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.wait() => return ("retention", true),
+            _ = trim.tick() => {
+                crate::heap::trim();
+                continue;
+            }
             _ = every.tick() => {}
         }
         let now = crate::now_ms();
@@ -322,5 +342,6 @@ async fn retention(
             Ok(Err(e)) => warn!(error = %e, "retention pass failed; will retry"),
             Err(e) => warn!(error = %e, "retention pass aborted"),
         }
+        crate::heap::trim();
     }
 }

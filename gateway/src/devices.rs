@@ -36,11 +36,12 @@ pub struct Observed {
     pub became: Option<DeviceState>,
 }
 
-/// All devices, with their duplicate windows.
+/// All devices, with their duplicate windows. Records and windows are boxed: a table sized for
+/// 20,000 devices then holds pointers, not ~300-byte records in up to twice as many slots.
 #[derive(Debug, Default)]
 pub struct Registry {
-    devices: HashMap<String, DeviceRecord>,
-    windows: HashMap<String, SeqWindow>,
+    devices: HashMap<String, Box<DeviceRecord>>,
+    windows: HashMap<String, Box<SeqWindow>>,
     dirty: HashSet<String>,
     dirty_windows: HashSet<String>,
     /// When this registry was loaded: silence is counted from here at the earliest, so a hub
@@ -51,16 +52,19 @@ pub struct Registry {
 impl Registry {
     /// Rebuilds the registry from the store and merges the configured devices.
     pub fn load(
-        records: Vec<DeviceRecord>,
-        windows: Vec<(String, Vec<u8>)>,
+        records: impl IntoIterator<Item = DeviceRecord>,
+        windows: impl IntoIterator<Item = (String, Vec<u8>)>,
         configured: &[DeviceConfig],
         now: u64,
     ) -> Self {
         let mut r = Registry {
-            devices: records.into_iter().map(|d| (d.id.clone(), d)).collect(),
+            devices: records
+                .into_iter()
+                .map(|d| (d.id.clone(), Box::new(d)))
+                .collect(),
             windows: windows
                 .into_iter()
-                .filter_map(|(id, b)| Some((id, SeqWindow::from_bytes(&b)?)))
+                .filter_map(|(id, b)| Some((id, Box::new(SeqWindow::from_bytes(&b)?))))
                 .collect(),
             started: now,
             ..Registry::default()
@@ -70,15 +74,14 @@ impl Registry {
                 || default_heartbeat_s(Some(&c.kind)),
                 |h| u32::try_from(h.0.as_secs()).unwrap_or(u32::MAX),
             );
-            let d = r
-                .devices
-                .entry(c.id.clone())
-                .or_insert_with(|| DeviceRecord {
+            let d = r.devices.entry(c.id.clone()).or_insert_with(|| {
+                Box::new(DeviceRecord {
                     state: DeviceState::Offline,
                     state_reason: StateReason::NotHeard,
                     last_seen: None,
                     ..blank(&c.id, DeviceSource::Config, now)
-                });
+                })
+            });
             d.kind = Some(c.kind.clone());
             d.heartbeat_s = heartbeat_s;
             d.source = DeviceSource::Config;
@@ -92,7 +95,7 @@ impl Registry {
 
     /// One device.
     pub fn get(&self, id: &str) -> Option<&DeviceRecord> {
-        self.devices.get(id)
+        self.devices.get(id).map(|d| &**d)
     }
 
     /// Updates the registry with a message received at `now`. `retained` messages are replays of
@@ -113,7 +116,8 @@ impl Registry {
                 Some(w) if redelivered && w.is_below(seq) => Seen::Duplicate,
                 Some(w) => w.check(seq),
                 None => {
-                    self.windows.insert(id.to_string(), SeqWindow::new(seq));
+                    self.windows
+                        .insert(id.to_string(), Box::new(SeqWindow::new(seq)));
                     Seen::New { gap: 0 }
                 }
             };
@@ -134,7 +138,7 @@ impl Registry {
                 (d.state, d.state_reason, d.last_seen) =
                     (DeviceState::Offline, StateReason::NotHeard, None);
             }
-            self.devices.insert(id.to_string(), d);
+            self.devices.insert(id.to_string(), Box::new(d));
             out.registered = true;
         }
         let Some(d) = self.devices.get_mut(id) else {

@@ -9,6 +9,7 @@ pub mod console;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod devices;
+pub mod heap;
 pub mod ingest;
 pub mod metrics;
 pub mod notify;

@@ -67,12 +67,11 @@ pub async fn list(
     };
     let mut items: Vec<DeviceView> = s
         .store
-        .devices()?
-        .into_iter()
-        .filter(keep)
+        .devices()
+        .filter(|d| d.as_ref().map_or(true, keep))
         .take(limit + 1)
-        .map(DeviceView::from)
-        .collect();
+        .map(|d| d.map(DeviceView::from))
+        .collect::<Result<_, _>>()?;
     let next = (items.len() > limit).then(|| {
         items.truncate(limit);
         items.last().map(|d| d.device.id.clone())

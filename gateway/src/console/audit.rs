@@ -152,10 +152,9 @@ pub async fn integrator(ctx: Ctx, State(s): State<ApiState>) -> Response {
             }
         }
         let unplaced: Vec<_> = store
-            .devices()?
-            .into_iter()
-            .filter(|d| d.location.is_none())
-            .collect();
+            .devices()
+            .filter(|d| d.as_ref().map_or(true, |d| d.location.is_none()))
+            .collect::<Result<_, _>>()?;
         Ok::<_, crate::store::StoreError>((newest, unplaced))
     })
     .await;

@@ -84,14 +84,18 @@ fn last_values(d: &DeviceRecord) -> String {
 
 /// `GET /console/devices?kind=&building=&state=`.
 pub async fn list(ctx: Ctx, State(s): State<ApiState>, Query(f): Query<Filter>) -> Response {
-    let devices = match s.store.devices() {
+    let visible = s
+        .store
+        .devices()
+        .filter(|d| {
+            d.as_ref()
+                .map_or(true, |d| crate::api::devices::sees(&ctx.viewer, d))
+        })
+        .collect::<Result<Vec<DeviceRecord>, _>>();
+    let visible = match visible {
         Ok(d) => d,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let visible: Vec<DeviceRecord> = devices
-        .into_iter()
-        .filter(|d| crate::api::devices::sees(&ctx.viewer, d))
-        .collect();
     let kinds: BTreeSet<&str> = visible.iter().filter_map(|d| d.kind.as_deref()).collect();
     let buildings: BTreeSet<&str> = visible.iter().filter_map(building).collect();
     let matching: Vec<&DeviceRecord> = visible

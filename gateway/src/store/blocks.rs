@@ -1,12 +1,18 @@
-//! Telemetry in blocks. A block holds the samples of one device, at most [`BLOCK_BYTES`] of them
-//! and all within [`BLOCK_SPAN_MS`] of its first one, under the key `T ‖ device ‖ start ts ‖
-//! start seq`. A sample joins the block that starts latest at or before its time while that block
-//! has room and span left; otherwise it starts a new block, so late samples need no special case.
+//! Telemetry in blocks, partitioned by day. A block holds the samples of one device and one UTC
+//! day, at most [`BLOCK_BYTES`] of them, under the key `T ‖ day ‖ device ‖ start ts ‖ start seq`.
+//! A sample joins the block of its day that starts latest at or before its time while that block
+//! has room; otherwise it starts a new block, so late samples need no special case.
 //!
 //! Why blocks: sled keeps per-page bookkeeping in memory, and one key per sample made an idle hub
 //! with a 1 GB store hold over 100 MiB. A block of ~150 samples is one key. Inside a block a
 //! sample is a few varints: time, sequence and receive time as deltas, reading names as indexes
 //! into the block's own name table; 14 bytes for a typical two-reading sample.
+//!
+//! Why days first: sled holds every page it reads until its cache accounting catches up (256
+//! shards, each settling its accounting every 64 reads), so a pass that reads one page per device
+//! kept ~220 MiB resident for 20,000 devices whatever `cache_capacity` said. With the day leading
+//! the key, retention deletes whole days from the front of the tree and reads nothing else, and
+//! one day's blocks of all devices sit together. A device's history is one short range per day.
 //!
 //! Value: `format (1) ‖ latest ts (u64 BE) ‖ records`. Record: `varint (count << 1 | has device
 //! seq) ‖ zigzag Δts ‖ zigzag Δseq ‖ zigzag (recv - ts) ‖ count × (varint name ref [‖ varint len ‖
@@ -22,8 +28,18 @@ use super::{Page, Result, Store, StoreError, TimeRange, io};
 
 /// A block stops taking samples at this size.
 pub const BLOCK_BYTES: usize = 2048;
-/// Every sample of a block lies within this span after the block's start.
-pub const BLOCK_SPAN_MS: u64 = 30 * 86_400_000;
+/// A partition's length: every sample of a block lies in the UTC day of the block's start.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// The partition of a sample time (times past year 11 million share the last one).
+pub fn day(ts: u64) -> u32 {
+    u32::try_from(ts / DAY_MS).unwrap_or(u32::MAX)
+}
+
+/// The first time of a partition.
+fn day_start(day: u32) -> u64 {
+    u64::from(day) * DAY_MS
+}
 
 const FORMAT: u8 = 1;
 /// `FORMAT ‖ latest ts (u64 big-endian)`: a read skips a block that ends before its window
@@ -101,7 +117,7 @@ impl Block {
     }
 
     fn accepts(&self, ts: u64) -> bool {
-        self.bytes.len() < BLOCK_BYTES && ts >= self.start.0 && ts - self.start.0 < BLOCK_SPAN_MS
+        self.bytes.len() < BLOCK_BYTES && ts >= self.start.0 && day(ts) == day(self.start.0)
     }
 
     fn push(&mut self, row: &Row) {
@@ -215,6 +231,18 @@ impl Iterator for Reader<'_> {
     }
 }
 
+/// The records of a block up to any corrupt byte, without decoding their readings.
+fn count_rows(start: (u64, u64), bytes: &[u8]) -> u64 {
+    let Some(mut reader) = Reader::new(start, bytes) else {
+        return 0;
+    };
+    let mut n = 0;
+    while !reader.rest.is_empty() && reader.step_over().is_some() {
+        n += 1;
+    }
+    n
+}
+
 fn corrupt(id: &str, start: (u64, u64)) -> StoreError {
     StoreError::Corrupt {
         tree: "series",
@@ -229,8 +257,40 @@ fn rows(id: &str, start: (u64, u64), bytes: &[u8]) -> Result<Vec<Row>> {
         .collect()
 }
 
+/// `T ‖ day of start (u32 BE) ‖ len(id) ‖ id ‖ start ts ‖ start seq`.
 fn block_key(id: &str, start: (u64, u64)) -> Vec<u8> {
-    codec::series_key(codec::TELEMETRY, id, start.0, start.1)
+    let mut k = partition_key(day(start.0));
+    k.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+    k.extend_from_slice(id.as_bytes());
+    k.extend_from_slice(&start.0.to_be_bytes());
+    k.extend_from_slice(&start.1.to_be_bytes());
+    k
+}
+
+/// `T ‖ day`: where a day's blocks begin.
+fn partition_key(day: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + 1 + 32 + 16);
+    k.push(codec::TELEMETRY);
+    k.extend_from_slice(&day.to_be_bytes());
+    k
+}
+
+/// The day and start of a block key.
+fn split_block_key(k: &[u8]) -> Option<(u32, (u64, u64))> {
+    let day = u32::from_be_bytes(k.get(1..5)?.try_into().ok()?);
+    let len = usize::from(*k.get(5)?);
+    let start = k.get(6 + len..)?;
+    let ts = u64::from_be_bytes(start.get(..8)?.try_into().ok()?);
+    let seq = u64::from_be_bytes(start.get(8..16)?.try_into().ok()?);
+    Some((day, (ts, seq)))
+}
+
+/// The keys of the blocks of `id` starting in `day` from `from` up to `to` (ms, clamped to the
+/// day).
+fn blocks_of(id: &str, day: u32, from: u64, to: u64) -> std::ops::RangeInclusive<Vec<u8>> {
+    let end = day_start(day.saturating_add(1)).saturating_sub(1);
+    let last = if day == u32::MAX { u64::MAX } else { end };
+    block_key(id, (from.max(day_start(day)), 0))..=block_key(id, (to.min(last), u64::MAX))
 }
 
 impl Store {
@@ -243,16 +303,19 @@ impl Store {
         batch: &mut sled::Batch,
     ) -> Result<()> {
         let mut open: BTreeMap<(u64, u64), Block> = BTreeMap::new();
-        // The device's newest stored block, looked up once: rows at or after its start (all of
-        // them, unless some are late) need no other lookup.
-        let newest = self.block_at_or_before(id, u64::MAX)?;
+        // The block that takes the batch's latest row, looked up once: rows of its day at or after
+        // its start (all of them, unless some are late) need no other lookup.
+        let latest_ts = rows.iter().map(|r| r.ts).max().unwrap_or(0);
+        let newest = self.block_at_or_before(id, latest_ts)?;
         for row in rows {
             let touched = open
-                .range(..=(row.ts, u64::MAX))
+                .range((day_start(day(row.ts)), 0)..=(row.ts, u64::MAX))
                 .next_back()
                 .map(|(k, _)| *k);
             let stored = match &newest {
-                Some((start, bytes)) if start.0 <= row.ts => Some((*start, bytes.clone())),
+                Some((start, bytes)) if start.0 <= row.ts && day(start.0) == day(row.ts) => {
+                    Some((*start, bytes.clone()))
+                }
                 _ => self.block_at_or_before(id, row.ts)?,
             };
             let latest = match (touched, stored) {
@@ -283,16 +346,16 @@ impl Store {
         Ok(())
     }
 
-    /// The stored block of `id` starting latest at or before `ts`.
+    /// The stored block of `id` in the day of `ts` starting latest at or before `ts`.
     #[allow(clippy::type_complexity)]
     fn block_at_or_before(&self, id: &str, ts: u64) -> Result<Option<((u64, u64), sled::IVec)>> {
-        let range = block_key(id, (0, 0))..=block_key(id, (ts, u64::MAX));
+        let range = blocks_of(id, day(ts), 0, ts);
         let Some(kv) = self.series.range(range).next_back() else {
             return Ok(None);
         };
         let (k, v) = kv.map_err(io("read telemetry"))?;
-        let (_, _, ts, seq) = codec::split_series_key(&k).ok_or_else(|| corrupt(id, (ts, 0)))?;
-        Ok(Some(((ts, seq), v)))
+        let (_, start) = split_block_key(&k).ok_or_else(|| corrupt(id, (ts, 0)))?;
+        Ok(Some((start, v)))
     }
 
     /// `want`, or the next sequence at the same ms that no block of `id` starts at.
@@ -322,30 +385,35 @@ impl Store {
     /// `(ts, seq)` order.
     pub fn telemetry(&self, id: &str, range: TimeRange, limit: usize) -> Result<Page<Sample>> {
         let after = range.after.filter(|&(ts, _)| ts >= range.from);
-        // A block holds nothing later than its start plus the span: earlier blocks can be skipped;
-        // of the rest, those whose header says they end before the window are not decoded.
+        // Days before the one to resume in hold nothing wanted; of that day's blocks, those whose
+        // header says they end before the window are not decoded.
         let resume = after.map_or(range.from, |(ts, _)| ts);
-        let first = resume.saturating_sub(BLOCK_SPAN_MS - 1);
-        let keys = block_key(id, (first, 0))..=block_key(id, (range.to, u64::MAX));
         let wanted =
             |r: &Row| r.ts >= range.from && r.ts <= range.to && after.is_none_or(|a| r.key() > a);
         // Samples of later blocks are never earlier than those blocks' starts, so whatever is
         // pending before the next block's start is final and can go out in order.
         let mut pending: Vec<Row> = Vec::new();
         let mut out: Vec<Row> = Vec::with_capacity(limit.min(1024) + 1);
-        for kv in self.series.range(keys) {
-            let (k, v) = kv.map_err(io("read telemetry"))?;
-            let Some((_, _, ts, seq)) = codec::split_series_key(&k) else {
-                continue;
-            };
-            settle(&mut pending, &mut out, Some(ts), limit + 1);
-            if out.len() > limit {
+        let mut next_day = self.day_at_or_after(day(resume))?;
+        while let Some(d) = next_day.filter(|&d| d <= day(range.to)) {
+            for kv in self.series.range(blocks_of(id, d, 0, range.to)) {
+                let (k, v) = kv.map_err(io("read telemetry"))?;
+                let Some((_, start)) = split_block_key(&k) else {
+                    continue;
+                };
+                settle(&mut pending, &mut out, Some(start.0), limit + 1);
+                if out.len() > limit {
+                    break;
+                }
+                if latest(&v).is_some_and(|t| t < resume) {
+                    continue;
+                }
+                pending.extend(rows(id, start, &v)?.into_iter().filter(|r| wanted(r)));
+            }
+            if out.len() > limit || d == u32::MAX {
                 break;
             }
-            if latest(&v).is_some_and(|t| t < resume) {
-                continue;
-            }
-            pending.extend(rows(id, (ts, seq), &v)?.into_iter().filter(|r| wanted(r)));
+            next_day = self.day_at_or_after(d + 1)?;
         }
         settle(&mut pending, &mut out, None, limit + 1);
         let next = (out.len() > limit).then(|| {
@@ -358,44 +426,37 @@ impl Store {
         })
     }
 
-    /// Deletes the telemetry of `id` stamped before `cut`; a block straddling the cut is rewritten
-    /// with what remains. Returns the samples deleted.
-    pub(super) fn trim_telemetry(&self, id: &str, cut: u64) -> Result<u64> {
+    /// The first day at or after `from` holding telemetry of any device.
+    fn day_at_or_after(&self, from: u32) -> Result<Option<u32>> {
+        let Some(kv) = self.series.range(partition_key(from)..).next() else {
+            return Ok(None);
+        };
+        let (k, _) = kv.map_err(io("read telemetry"))?;
+        Ok((k.first() == Some(&codec::TELEMETRY))
+            .then(|| split_block_key(&k).map(|(d, _)| d))
+            .flatten())
+    }
+
+    /// Deletes the telemetry of every day that ended before `cut`, a whole day at a time: a sample
+    /// is kept until `cut` passes it and at most a day longer. Reads nothing but what it deletes.
+    /// Returns the samples deleted.
+    pub(super) fn drop_telemetry_days(&self, cut: u64) -> Result<u64> {
+        let expired = partition_key(0)..partition_key(day(cut));
         let mut deleted = 0;
         loop {
             let _writer = self.block_lock();
             let mut batch = sled::Batch::default();
-            let mut rewritten: BTreeMap<(u64, u64), Block> = BTreeMap::new();
             let mut seen = 0;
-            for kv in self
-                .series
-                .range(block_key(id, (0, 0))..block_key(id, (cut, 0)))
-                .take(CHUNK)
-            {
+            for kv in self.series.range(expired.clone()).take(CHUNK) {
                 let (k, v) = kv.map_err(io("retention scan"))?;
-                let Some((_, _, ts, seq)) = codec::split_series_key(&k) else {
-                    continue;
-                };
-                seen += 1;
-                let all = rows(id, (ts, seq), &v)?;
-                let (gone, kept): (Vec<Row>, Vec<Row>) = all.into_iter().partition(|r| r.ts < cut);
-                deleted += gone.len() as u64;
-                batch.remove(k);
-                // A block starts at or before each of its samples, which are not stored sorted.
-                if let Some(first) = kept.iter().map(Row::key).min() {
-                    let start = self.free_start(id, first, &rewritten)?;
-                    let mut block = Block::new(start);
-                    for row in &kept {
-                        block.push(row);
-                    }
-                    rewritten.insert(start, block);
+                if let Some((_, start)) = split_block_key(&k) {
+                    deleted += count_rows(start, &v);
                 }
+                batch.remove(k);
+                seen += 1;
             }
             if seen == 0 {
                 return Ok(deleted);
-            }
-            for (start, block) in rewritten {
-                batch.insert(block_key(id, start), block.bytes);
             }
             self.series
                 .apply_batch(batch)
@@ -467,10 +528,10 @@ mod tests {
     }
 
     #[test]
-    fn span_and_size_close_a_block() {
+    fn the_day_and_size_close_a_block() {
         let mut block = Block::new((1_000, 0));
-        assert!(block.accepts(1_000) && block.accepts(1_000 + BLOCK_SPAN_MS - 1));
-        assert!(!block.accepts(999) && !block.accepts(1_000 + BLOCK_SPAN_MS));
+        assert!(block.accepts(1_000) && block.accepts(DAY_MS - 1));
+        assert!(!block.accepts(999) && !block.accepts(DAY_MS));
         let mut seq = 0;
         while block.accepts(1_000) {
             seq += 1;

@@ -32,7 +32,7 @@ use blocks::Row;
 use crate::config::StoreConfig;
 
 /// The on-disk layout version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 2;
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// Store failures, with the path or tree involved.
 #[derive(Debug, thiserror::Error)]
@@ -305,19 +305,15 @@ impl Store {
         self.db.size_on_disk().unwrap_or(0)
     }
 
-    /// Every device record.
-    pub fn devices(&self) -> Result<Vec<DeviceRecord>> {
-        self.devices
-            .iter()
-            .values()
-            .map(|v| {
-                let v = v.map_err(io("read devices"))?;
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    tree: "devices",
-                    detail: e.to_string(),
-                })
+    /// Every device record, in id order, read as the iterator goes.
+    pub fn devices(&self) -> impl Iterator<Item = Result<DeviceRecord>> + '_ {
+        self.devices.iter().values().map(|v| {
+            let v = v.map_err(io("read devices"))?;
+            serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                tree: "devices",
+                detail: e.to_string(),
             })
-            .collect()
+        })
     }
 
     /// One device record.
@@ -333,19 +329,16 @@ impl Store {
             })
     }
 
-    /// Every stored duplicate window, by device id.
-    pub fn windows(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        self.series
-            .scan_prefix([codec::WINDOW])
-            .map(|kv| {
-                let (k, v) = kv.map_err(io("read windows"))?;
-                let id = k
-                    .get(2..)
-                    .and_then(|id| std::str::from_utf8(id).ok())
-                    .unwrap_or_default();
-                Ok((id.to_string(), v.to_vec()))
-            })
-            .collect()
+    /// Every stored duplicate window, by device id, read as the iterator goes.
+    pub fn windows(&self) -> impl Iterator<Item = Result<(String, Vec<u8>)>> + '_ {
+        self.series.scan_prefix([codec::WINDOW]).map(|kv| {
+            let (k, v) = kv.map_err(io("read windows"))?;
+            let id = k
+                .get(2..)
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .unwrap_or_default();
+            Ok((id.to_string(), v.to_vec()))
+        })
     }
 
     /// Events of `id` in the range, after the cursor, at most `limit`.

@@ -22,16 +22,19 @@ pub struct Retained {
 const CHUNK: usize = 10_000;
 
 impl Store {
-    /// Deletes telemetry stamped before `telemetry_cut`; events, resolved alarms and audit
-    /// records before `event_cut` (ms).
+    /// Deletes telemetry of the UTC days that ended before `telemetry_cut` (whole days: a sample
+    /// outlives the cut by less than a day); events, resolved alarms and audit records stamped
+    /// before `event_cut` (ms).
     pub fn retain(&self, telemetry_cut: u64, event_cut: u64) -> Result<Retained> {
-        let mut done = Retained::default();
+        let mut done = Retained {
+            telemetry: self.drop_telemetry_days(telemetry_cut)?,
+            ..Retained::default()
+        };
         for id in self.devices.iter().keys() {
             let id = id.map_err(io("read devices"))?;
             let Ok(id) = std::str::from_utf8(&id) else {
                 continue;
             };
-            done.telemetry += self.trim_telemetry(id, telemetry_cut)?;
             done.events += self.delete_events(id, event_cut)?;
         }
         done.alarms = self.delete_alarms(event_cut)?;

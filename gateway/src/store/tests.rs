@@ -1,3 +1,4 @@
+use super::blocks::{DAY_MS, day};
 use super::*;
 use linli_protocols::Value;
 
@@ -155,7 +156,7 @@ fn retention_deletes_only_old_data_per_class() {
     let store = open(dir.path(), 5);
     let mut set = WriteSet::default();
     set.device(&device("d"));
-    for ts in [100, 200, 300] {
+    for ts in [100, DAY_MS + 200, 2 * DAY_MS + 300] {
         set.sample("d", ts, Some(ts), ts, values(1.0));
         set.event(
             "d",
@@ -169,10 +170,16 @@ fn retention_deletes_only_old_data_per_class() {
         );
     }
     store.apply(set).unwrap();
-    let done = store.retain(250, 150).unwrap();
-    assert_eq!((done.telemetry, done.events), (2, 1));
-    assert_eq!(store.telemetry("d", all(), 10).unwrap().items.len(), 1);
-    assert_eq!(store.events("d", all(), 10).unwrap().items.len(), 2);
+    // Telemetry goes a whole day at a time: day 1 has not ended before the cut, so its sample at
+    // DAY_MS + 200 stays although it is older. Events go exactly at their cut.
+    let done = store.retain(DAY_MS + 250, DAY_MS + 250).unwrap();
+    assert_eq!((done.telemetry, done.events), (1, 2));
+    let kept = store.telemetry("d", all(), 10).unwrap().items;
+    assert_eq!(
+        kept.iter().map(|s| s.ts).collect::<Vec<_>>(),
+        [DAY_MS + 200, 2 * DAY_MS + 300]
+    );
+    assert_eq!(store.events("d", all(), 10).unwrap().items.len(), 1);
 }
 
 #[test]
@@ -195,7 +202,8 @@ fn a_store_of_another_schema_is_refused() {
 }
 
 /// Samples in any order, across many blocks, over several batches: every page in `(ts, seq)`
-/// order, nothing lost or repeated, time windows exact; retention cuts exactly at its time.
+/// order, nothing lost or repeated, time windows exact; retention deletes exactly the days that
+/// ended before its cut.
 mod blocks {
     use super::*;
     use proptest::prelude::*;
@@ -231,6 +239,8 @@ mod blocks {
                 let mut set = WriteSet::default();
                 for &(ts, seq) in chunk {
                     set.sample("d", ts, Some(seq), ts, values(seq as f64));
+                    // A neighbour in the same days, whose id extends this one's.
+                    set.sample("dd", ts + 1, Some(seq), ts, values(seq as f64));
                 }
                 store.apply(set).unwrap();
             }
@@ -245,9 +255,11 @@ mod blocks {
 
             let cut = from;
             let done = store.retain(cut, 0).unwrap();
-            let kept: Vec<_> = want.iter().copied().filter(|&(t, _)| t >= cut).collect();
-            prop_assert_eq!(done.telemetry as usize, want.len() - kept.len());
+            let kept: Vec<_> = want.iter().copied().filter(|&(t, _)| day(t) >= day(cut)).collect();
+            let shifted: Vec<_> = want.iter().map(|&(t, s)| (t + 1, s)).filter(|&(t, _)| day(t) >= day(cut)).collect();
+            prop_assert_eq!(done.telemetry as usize, 2 * want.len() - kept.len() - shifted.len());
             prop_assert_eq!(page_all(&store, "d", all(), limit), kept);
+            prop_assert_eq!(page_all(&store, "dd", all(), limit), shifted);
         }
     }
 

@@ -1,0 +1,22 @@
+//! Giving freed heap memory back to the system.
+//!
+//! glibc keeps what a thread frees in that thread's arena for reuse and returns it to the system
+//! only from the top of the heap. A retention pass pages a day of telemetry in and frees it on a
+//! blocking thread, and sled relocates pages for a minute after; an idle hub over a 1 GB store
+//! then held ~12 MiB it no longer used (71.8 MiB resident, 59.8 MiB after `malloc_trim`).
+
+/// Returns free heap pages to the system (glibc's `malloc_trim`); a no-op elsewhere. Walks the
+/// free lists of every arena: about a millisecond for a heap of tens of MiB.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn trim() {
+    // SAFETY: `malloc_trim` takes no pointer and touches only glibc's own free lists, under each
+    // arena's lock; it is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Returns free heap pages to the system (glibc's `malloc_trim`); a no-op elsewhere.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn trim() {}
