@@ -102,6 +102,7 @@ pub async fn run(config: Config, trigger: std::sync::Arc<Trigger>) -> Result<(),
         crate::config::parse_utc_offset(&config.site.utc_offset).unwrap_or(8 * 3_600),
     );
     engine.restore_households(store.households()?);
+    engine.restore_timers(store.rule_timers()?);
     zero_alarm_metrics(&metrics, &engine, &config);
     let open = store.open_alarms()?;
     info!(open = open.len(), "alarm book loaded");

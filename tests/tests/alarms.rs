@@ -1,7 +1,8 @@
 //! Alarms end to end, against a real mosquitto and the real `linli`: SOS → alarm → notification
 //! on the staff topic; acknowledgement stops escalation; no acknowledgement → the next step after
 //! its delay; SIGKILL between two steps → the next step still fires once, on time; household
-//! inactivity and away mode; five denied credentials; role and area scoping of the API.
+//! inactivity and away mode; five denied credentials; role and area scoping of the API; a
+//! threshold's duration and raised state across kill -9.
 
 #[path = "alarms_support/mod.rs"]
 mod support;
@@ -181,6 +182,52 @@ fn a_kill_between_two_steps_still_fires_the_next_step_once_and_on_time() {
         (0..=1_000).contains(&late),
         "step 1 fired {late} ms off its time"
     );
+}
+
+#[test]
+fn a_kill_neither_restarts_a_thresholds_duration_nor_forgets_what_it_raised() {
+    let rule = r#"
+[[rule]]
+name = "tank_low"
+kind = "threshold"
+devices = "facility.water_tank"
+value = "level_pct"
+below = 20
+clear_above = 30
+for = "3s"
+"#;
+    let mut hub = Hub::start(&format!("{}{rule}", config("1h", "12h")));
+    hub.announce("tank-1", "facility.water_tank", "3");
+    let began = now_ms();
+    hub.reading("tank-1", "level_pct", 14.0);
+    hub.gw.kill9().unwrap();
+    hub.gw.restart().unwrap();
+    assert!(
+        now_ms() < began + 3_000,
+        "the restart took past the rule's duration; the test proves nothing"
+    );
+    std::thread::sleep(Duration::from_millis(
+        (began + 3_200).saturating_sub(now_ms()),
+    ));
+    // One reading after the duration: it raises only if the hub still knows when the level fell.
+    hub.reading("tank-1", "level_pct", 13.0);
+    let alarm = hub.alarm("tank_low");
+    assert!(
+        alarm["raised_at"].as_u64().unwrap() >= began + 3_000,
+        "{alarm}"
+    );
+    assert_eq!(alarm["condition"], "active");
+
+    hub.gw.kill9().unwrap();
+    hub.gw.restart().unwrap();
+    hub.reading("tank-1", "level_pct", 35.0);
+    let id = alarm["id"].as_str().unwrap().to_string();
+    let gw = &hub.gw;
+    wait_for(Duration::from_secs(10), "the alarm to clear", || {
+        let (_, a) = get(gw, SUN, &format!("/api/v1/alarms/{id}"));
+        (a["condition"] == "cleared").then_some(())
+    })
+    .unwrap();
 }
 
 #[test]

@@ -53,6 +53,9 @@ impl Pipeline {
         for h in self.engine.dirty_households() {
             set.household(&h);
         }
+        for t in self.engine.dirty_timers() {
+            set.rule_timer(&t);
+        }
         self.registry.persist(&mut set);
         if set.is_empty() {
             return Ok(());

@@ -6,7 +6,7 @@
 mod builtin;
 mod household;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use linli_protocols::{Message, Place, Severity, Value};
 
@@ -143,10 +143,37 @@ pub fn place_of(d: &DeviceRecord) -> Place {
     })
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Timed {
     since: Option<u64>,
     raised: bool,
+}
+
+/// The state of one rule for one device, saved on every change so that a restart resumes a
+/// threshold's `for` or an open door's clock where it was, and still clears what it raised.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RuleTimer {
+    /// Rule name.
+    pub rule: String,
+    /// Device id.
+    pub device: String,
+    /// When the condition began (a value beyond its limit, a door opened), ms.
+    pub since: Option<u64>,
+    /// True once the rule raised its alarm for this condition.
+    pub raised: bool,
+    /// Event times inside a count rule's window, ms.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<u64>,
+    /// Where the door is and its kind (held-open rules, which raise from the clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub door: Option<(Place, String)>,
+}
+
+impl RuleTimer {
+    /// Nothing is running: the stored record can go.
+    pub fn is_idle(&self) -> bool {
+        self.since.is_none() && !self.raised && self.seen.is_empty()
+    }
 }
 
 /// The rule engine and its small per-device state.
@@ -157,6 +184,8 @@ pub struct Engine {
     thresholds: HashMap<(usize, String), Timed>,
     held: HashMap<(usize, String), (Timed, Place, String)>,
     counts: HashMap<(usize, String), VecDeque<u64>>,
+    /// (rule, device) whose state changed since [`Engine::dirty_timers`].
+    dirty: HashSet<(usize, String)>,
 }
 
 impl Engine {
@@ -232,6 +261,7 @@ impl Engine {
                     },
                     Message::Event(e),
                 ) if &e.kind == event => {
+                    self.dirty.insert((i, d.id.clone()));
                     let seen = self.counts.entry((i, d.id.clone())).or_default();
                     seen.push_back(now);
                     while seen.front().is_some_and(|&t| t + within_ms < now) {
@@ -252,11 +282,15 @@ impl Engine {
                     if &e.kind == open {
                         let entry = self
                             .held
-                            .entry(key)
+                            .entry(key.clone())
                             .or_insert_with(|| (Timed::default(), place_of(d), kind.to_string()));
-                        entry.0.since.get_or_insert(now);
+                        if entry.0.since.is_none() {
+                            entry.0.since = Some(now);
+                            self.dirty.insert(key);
+                        }
                     } else if &e.kind == close {
                         if let Some((t, ..)) = self.held.remove(&key) {
+                            self.dirty.insert(key);
                             if t.raised {
                                 out.push(self.signal(
                                     rule,
@@ -284,7 +318,9 @@ impl Engine {
                     };
                     let beyond = if *above { v > *limit } else { v < *limit };
                     let back = if *above { v <= *clear } else { v >= *clear };
-                    let state = self.thresholds.entry((i, d.id.clone())).or_default();
+                    let key = (i, d.id.clone());
+                    let state = self.thresholds.entry(key.clone()).or_default();
+                    let before = *state;
                     if state.raised {
                         if back {
                             state.raised = false;
@@ -306,6 +342,9 @@ impl Engine {
                         }
                     } else {
                         state.since = None;
+                    }
+                    if self.thresholds.get(&key) != Some(&before) {
+                        self.dirty.insert(key);
                     }
                 }
                 _ => {}
@@ -356,6 +395,7 @@ impl Engine {
             };
             if now.saturating_sub(since) >= *after_ms {
                 t.raised = true;
+                self.dirty.insert((*i, id.clone()));
                 out.push(Signal {
                     rule: rule.name.clone(),
                     subject: Subject::Device(id.clone()),
@@ -377,6 +417,61 @@ impl Engine {
     /// Away mode of a household until `until` (ms), or off with `None`. False if unknown.
     pub fn set_away(&mut self, household: &str, until: Option<u64>, now: u64) -> bool {
         self.households.set_away(household, until, now)
+    }
+
+    /// Rule states changed since the last call, for the store (an idle one means "delete").
+    pub fn dirty_timers(&mut self) -> Vec<RuleTimer> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty
+            .into_iter()
+            .filter_map(|(i, device)| {
+                let key = (i, device);
+                let mut timer = RuleTimer {
+                    rule: self.rules.get(i)?.name.clone(),
+                    device: key.1.clone(),
+                    since: None,
+                    raised: false,
+                    seen: Vec::new(),
+                    door: None,
+                };
+                if let Some(t) = self.thresholds.get(&key) {
+                    (timer.since, timer.raised) = (t.since, t.raised);
+                } else if let Some((t, place, kind)) = self.held.get(&key) {
+                    (timer.since, timer.raised) = (t.since, t.raised);
+                    timer.door = Some((place.clone(), kind.clone()));
+                } else if let Some(seen) = self.counts.get(&key) {
+                    timer.seen = seen.iter().copied().collect();
+                }
+                Some(timer)
+            })
+            .collect()
+    }
+
+    /// Restores rule states saved by [`Engine::dirty_timers`]; those of rules no longer
+    /// configured (or now of another kind) are dropped.
+    pub fn restore_timers(&mut self, saved: Vec<RuleTimer>) {
+        for t in saved {
+            let Some(i) = self.rules.iter().position(|r| r.name == t.rule) else {
+                continue;
+            };
+            let key = (i, t.device);
+            let timed = Timed {
+                since: t.since,
+                raised: t.raised,
+            };
+            match (&self.rules[i].spec, t.door) {
+                (Spec::Threshold { .. }, _) => {
+                    self.thresholds.insert(key, timed);
+                }
+                (Spec::HeldOpen { .. }, Some((place, kind))) => {
+                    self.held.insert(key, (timed, place, kind));
+                }
+                (Spec::Count { .. }, _) => {
+                    self.counts.insert(key, t.seen.into());
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Household states changed since the last call, for the store.

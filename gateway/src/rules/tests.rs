@@ -153,6 +153,57 @@ fn threshold_needs_duration_and_clears_with_hysteresis() {
 }
 
 #[test]
+fn a_restarted_engine_resumes_every_timer_from_the_saved_states() {
+    let mut a = engine();
+    let (tank, low, gate) = (
+        device("tank-1", "facility.water_tank"),
+        device("tank-2", "facility.water_tank"),
+        device("gate-1", "access.gate"),
+    );
+    assert!(
+        a.on_message(&tank, &reading("level_pct", 14.0), 0)
+            .is_empty()
+    );
+    a.on_message(&low, &reading("level_pct", 14.0), 0);
+    assert_eq!(
+        brief(&a.on_message(&low, &reading("level_pct", 14.0), 60_000)),
+        [("tank_low".to_string(), true)]
+    );
+    assert!(a.on_message(&gate, &event("door_open"), 0).is_empty());
+    for t in [0, 10_000, 20_000, 30_000] {
+        assert!(a.on_message(&gate, &event("access_denied"), t).is_empty());
+    }
+    let saved = a.dirty_timers();
+    assert_eq!(saved.len(), 4, "{saved:?}");
+    // A reading that changes no state writes nothing.
+    a.on_message(&tank, &reading("level_pct", 13.0), 1_000);
+    assert!(a.dirty_timers().is_empty());
+
+    let mut b = engine();
+    b.restore_timers(saved);
+    assert_eq!(
+        brief(&b.on_message(&tank, &reading("level_pct", 14.0), 60_000)),
+        [("tank_low".to_string(), true)],
+        "the minute below the limit counts from before the restart"
+    );
+    assert_eq!(
+        brief(&b.tick(60_000)),
+        [("door_left_open".to_string(), true)]
+    );
+    assert_eq!(
+        brief(&b.on_message(&gate, &event("access_denied"), 40_000)),
+        [("denied_credentials".to_string(), true)]
+    );
+    assert_eq!(
+        brief(&b.on_message(&low, &reading("level_pct", 31.0), 70_000)),
+        [("tank_low".to_string(), false)],
+        "what was raised before the restart still clears"
+    );
+    let after = b.dirty_timers();
+    assert!(after.iter().any(|t| t.device == "tank-2" && t.is_idle()));
+}
+
+#[test]
 fn door_left_open_raises_on_tick_and_clears_on_close() {
     let mut e = engine();
     let gate = device("gate-1", "access.gate");

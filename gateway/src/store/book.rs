@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Page, Result, Store, StoreError, WriteSet, codec, io};
 use crate::alarms::{Alarm, AuditEntry};
-use crate::rules::HouseholdSnapshot;
+use crate::rules::{HouseholdSnapshot, RuleTimer};
 
 /// What an outbox item delivers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +120,18 @@ impl WriteSet {
     pub fn audit(&mut self, entry: AuditEntry) {
         self.writes += 1;
         self.audit.push(entry);
+    }
+
+    /// Stores a rule's state for a device, or deletes it once idle.
+    pub fn rule_timer(&mut self, t: &RuleTimer) {
+        self.writes += 1;
+        let key = timer_key(&t.rule, &t.device);
+        if t.is_idle() {
+            self.series.remove(key);
+        } else {
+            self.series
+                .insert(key, serde_json::to_vec(t).unwrap_or_default());
+        }
     }
 
     /// Stores a household state.
@@ -281,6 +293,15 @@ impl Store {
         self.series.apply_batch(batch).map_err(io("write audit"))
     }
 
+    /// Saved rule states.
+    pub fn rule_timers(&self) -> Result<Vec<RuleTimer>> {
+        self.series
+            .scan_prefix([codec::RULE_TIMER])
+            .values()
+            .map(|v| json(&v.map_err(io("read rule states"))?, "rule state"))
+            .collect()
+    }
+
     /// Saved household states.
     pub fn households(&self) -> Result<Vec<HouseholdSnapshot>> {
         self.series
@@ -289,4 +310,11 @@ impl Store {
             .map(|v| json(&v.map_err(io("read households"))?, "household"))
             .collect()
     }
+}
+
+/// `S ‖ len(rule) ‖ rule ‖ device`.
+fn timer_key(rule: &str, device: &str) -> Vec<u8> {
+    let mut k = codec::device_prefix(codec::RULE_TIMER, rule);
+    k.extend_from_slice(device.as_bytes());
+    k
 }

@@ -21,6 +21,8 @@ pub const AUDIT: u8 = b'U';
 pub const RECEIPT: u8 = b'R';
 /// Key prefix of household states.
 pub const HOUSEHOLD: u8 = b'H';
+/// Key prefix of rule states: `S ‖ len(rule) ‖ rule ‖ device`.
+pub const RULE_TIMER: u8 = b'S';
 
 /// `prefix ‖ id` (big-endian), for records numbered in order.
 pub fn id_key(prefix: u8, id: u64) -> [u8; 9] {

@@ -106,6 +106,27 @@ impl Hub {
         sent
     }
 
+    /// Publishes one telemetry reading and waits until the hub has stored it.
+    pub fn reading(&mut self, id: &str, name: &str, value: f64) {
+        let path = format!("/api/v1/devices/{id}/telemetry");
+        let stored = |gw: &Gateway| {
+            get(gw, SUN, &path).1["items"]
+                .as_array()
+                .map_or(0, Vec::len)
+        };
+        let before = stored(&self.gw);
+        let topic = format!("linli/{SITE}/{id}/telemetry");
+        let body = json!({ "values": { name: value } });
+        self.devices
+            .publish_raw(&topic, body.to_string().into_bytes(), false)
+            .unwrap();
+        let gw = &self.gw;
+        wait_for(Duration::from_secs(10), "the reading stored", || {
+            (stored(gw) > before).then_some(())
+        })
+        .unwrap();
+    }
+
     /// Waits for the one alarm of `rule` visible to the committee.
     pub fn alarm(&self, rule: &str) -> Value {
         let gw = &self.gw;
