@@ -20,11 +20,15 @@ pub fn linli_bin_release() -> Result<PathBuf> {
     cached(&BIN, true)
 }
 
-/// The release build of `linli-gateway`'s `fill_store` example (fills a store for memory and
-/// disk measurements), built once per process.
-pub fn fill_store_bin() -> Result<PathBuf> {
-    static BIN: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BIN.get_or_init(|| build_target("--example", "fill_store", true).map_err(|e| format!("{e:#}")))
+/// `linli-gateway`'s `fill_store` example (fills a store for memory and disk measurements),
+/// built once per process: the release build, or the debug one for a tiny store in a test (which
+/// then needs no release build of the whole dependency tree).
+pub fn fill_store_bin(release: bool) -> Result<PathBuf> {
+    static BINS: [OnceLock<Result<PathBuf, String>>; 2] = [OnceLock::new(), OnceLock::new()];
+    BINS[usize::from(release)]
+        .get_or_init(|| {
+            build_target("--example", "fill_store", release).map_err(|e| format!("{e:#}"))
+        })
         .clone()
         .map_err(anyhow::Error::msg)
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p linli-bench -- all            # every scenario → tests/bench/RESULTS.md
 //! cargo run --release -p linli-bench -- ingest         # one scenario → target/bench-results/
+//! cargo run --release -p linli-bench -- idle           # issue #2's bar: RSS over a 1 GB store
 //! cargo run --release -p linli-bench -- all --quick    # a smoke run at tiny scale
 //! ```
 
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
 use linli_bench::report::{Section, document};
-use linli_bench::scenarios::{burst, ingest, latency, memory, nodered};
+use linli_bench::scenarios::{burst, idle, ingest, latency, memory, nodered};
 use linli_bench::{Settings, machine, notes};
 use linli_tests::{linli_bin, linli_bin_release, workspace_root};
 
@@ -43,6 +44,7 @@ enum Which {
     Burst,
     Memory,
     Nodered,
+    Idle,
 }
 
 fn main() -> ExitCode {
@@ -92,6 +94,11 @@ fn run() -> Result<()> {
                 node_red = Some(r.version.clone());
                 nodered::section(&r)
             })
+        }));
+    }
+    if wants(Which::Idle) {
+        sections.push(scenario("6. Idle over a full store", || {
+            idle::run(&settings).map(|r| idle::section(&r))
         }));
     }
     let mode = format!(

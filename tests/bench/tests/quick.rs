@@ -1,12 +1,13 @@
 //! Keeps the runner honest without being slow: the quick scenarios' plumbing at tiny scale
-//! (ingest against mosquitto_sub, a burst after an outage, SOS latency over MQTT and webhook)
-//! against a debug `linli`, and `RESULTS.md` written. Asserts on counts, never on speed.
+//! (ingest against mosquitto_sub, a burst after an outage, SOS latency over MQTT and webhook, an
+//! idle hub whose retention deletes a day) against a debug `linli`, and `RESULTS.md` written.
+//! Asserts on counts, never on speed.
 
 // A test target.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use linli_bench::report::document;
-use linli_bench::scenarios::{burst, ingest, latency};
+use linli_bench::scenarios::{burst, idle, ingest, latency};
 use linli_bench::{Settings, machine, notes};
 
 #[test]
@@ -30,10 +31,17 @@ fn quick_scenarios_lose_nothing_and_write_a_report() {
         assert_eq!(level.webhook.received, level.sos, "{level:?}");
     }
 
+    let quiet = idle::run(&settings).unwrap();
+    // The 29-day retention deleted the oldest of 30 filled days, and nothing else.
+    assert!(quiet.filled > 0 && quiet.deleted > 0.0, "{quiet:?}");
+    assert!(quiet.deleted < quiet.filled as f64 / 10.0, "{quiet:?}");
+    assert!(quiet.fresh.0 > 0.0 && quiet.after_retention.0 > 0.0);
+
     let sections = vec![
         ingest::section(&i),
         latency::section(&l),
         burst::section(&b),
+        idle::section(&quiet),
     ];
     assert!(sections.iter().all(|s| !s.loss_or_duplicates));
     let doc = document(
@@ -50,6 +58,7 @@ fn quick_scenarios_lose_nothing_and_write_a_report() {
         "## 1. Durable ingest ceiling",
         "## 2. Alarm latency",
         "## 3. Burst",
+        "## 6. Idle",
     ] {
         assert!(
             written.contains(heading),

@@ -51,7 +51,7 @@ pub fn run(s: &Settings) -> Result<Memory> {
     let mut gw = Gateway::with_bin(s.linli.clone(), &broker.url(), site, "")?;
 
     eprintln!("memory: filling {devices} devices × {per_device} samples over {days} days");
-    let fill = fill(&gw, devices, days, per_device)?;
+    let fill = fill(s, &gw, 1_000_000, devices, days, Some(per_device))?;
     let filled = fill["samples"].as_u64().unwrap_or(0);
 
     let t = Instant::now();
@@ -94,7 +94,8 @@ pub fn run(s: &Settings) -> Result<Memory> {
     })
 }
 
-fn stop(gw: &mut Gateway) -> Result<()> {
+/// Stops the hub and checks it exited cleanly.
+pub(crate) fn stop(gw: &mut Gateway) -> Result<()> {
     let (status, _) = gw.terminate()?;
     if !status.success() {
         bail!("linli exited with {status}");
@@ -102,17 +103,21 @@ fn stop(gw: &mut Gateway) -> Result<()> {
     Ok(())
 }
 
-/// Runs `fill_store` on the gateway's (not yet opened) store; its JSON line.
-fn fill(gw: &Gateway, devices: u64, days: u64, per_device: u64) -> Result<serde_json::Value> {
-    let bin = fill_store_bin()?;
+/// Runs `fill_store` on the gateway's (not yet opened) store: up to `size_mb`, `per_device`
+/// samples each or as many as fit. Its JSON line.
+pub(crate) fn fill(
+    s: &Settings,
+    gw: &Gateway,
+    size_mb: u64,
+    devices: u64,
+    days: u64,
+    per_device: Option<u64>,
+) -> Result<serde_json::Value> {
+    let bin = fill_store_bin(!s.quick)?;
     let out = Command::new(&bin)
         .arg(gw.store_path())
-        .args([
-            "1000000",
-            &devices.to_string(),
-            &days.to_string(),
-            &per_device.to_string(),
-        ])
+        .args([size_mb, devices, days].map(|n| n.to_string()))
+        .args(per_device.map(|n| n.to_string()))
         .output()
         .with_context(|| format!("run {}", bin.display()))?;
     if !out.status.success() {

@@ -1,6 +1,7 @@
-//! The five scenarios of issue #8.
+//! The five scenarios of issue #8, and issue #2's idle bar.
 
 pub mod burst;
+pub mod idle;
 pub mod ingest;
 pub mod latency;
 pub mod memory;
