@@ -112,7 +112,8 @@ pub struct StoreConfig {
     /// sled page cache in MiB. Default 16 (sled's own 1 GiB default inflates RSS tenfold).
     #[serde(default = "default_cache_mb")]
     pub cache_mb: u64,
-    /// How long telemetry samples are kept. Default `"30d"`.
+    /// How long telemetry samples are kept. Default `"30d"`. Deleted a whole UTC day at a time,
+    /// once the day is past it: a sample lives up to a day longer.
     #[serde(default = "default_telemetry_retention")]
     pub telemetry_retention: Dur,
     /// How long device events are kept. Default `"180d"` (GB 50396 asks 180 days for access events).
