@@ -19,8 +19,12 @@ const NOTES: &[(&str, &str)] = &[
          subscription queue behind the background messages, which the pipeline takes in order \
          and makes durable (apply + fsync) before any alarm it raised is notified (invariant 2). \
          At 10k msg/s on 2 cores shared with the broker and the load generator, p99 moved \
-         between 22 and 45 ms across runs of the same build. A separate subscription (or \
-         session) for care events would let an SOS overtake telemetry; not built.",
+         between 22 and 45 ms across runs of the same build. Ruled out: the SOS's own batch. An \
+         urgent-first write (the SOS made durable and notified before the rest of its batch) \
+         measured A/B in three interleaved runs gave webhook p99 29.9 / 23.4 / 36.6 ms without \
+         and 23.3 / 28.5 / 38.2 ms with, so it was not kept. Next to look at: the wait in \
+         front of the pipeline (rumqttc's event loop and the hand-off channel) and the fsync's \
+         tail on this disk.",
     ),
     (
         "backlog drain",
