@@ -157,11 +157,22 @@ impl Broker {
             .spawn()
             .context("spawn mosquitto (is it installed?)")?;
         let port = self.port;
+        // An open port alone is not proof: another process may hold it for a moment while
+        // mosquitto fails to bind. mosquitto logs "running" once its listeners are open; the log
+        // is appended across restarts, so one more such line than before.
+        let log = self.log_path();
+        let running = || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .matches(" running")
+                .count()
+        };
+        let before = running();
         let up = wait_for(STARTUP, "mosquitto to accept connections", || {
             if let Ok(Some(status)) = child.try_wait() {
                 return Some(Err(status));
             }
-            port_open(port).then_some(Ok(()))
+            (port_open(port) && running() > before).then_some(Ok(()))
         });
         match up {
             Ok(Ok(())) => {
