@@ -247,11 +247,7 @@ impl Store {
 
     /// Outbox items, oldest first.
     pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
-        self.series
-            .scan_prefix([codec::OUTBOX])
-            .values()
-            .map(|v| json(&v.map_err(io("read outbox"))?, "outbox"))
-            .collect()
+        self.all_json(codec::OUTBOX, "read outbox", "outbox")
     }
 
     /// One outbox item, as it is now.
@@ -295,19 +291,25 @@ impl Store {
 
     /// Saved rule states.
     pub fn rule_timers(&self) -> Result<Vec<RuleTimer>> {
-        self.series
-            .scan_prefix([codec::RULE_TIMER])
-            .values()
-            .map(|v| json(&v.map_err(io("read rule states"))?, "rule state"))
-            .collect()
+        self.all_json(codec::RULE_TIMER, "read rule states", "rule state")
     }
 
     /// Saved household states.
     pub fn households(&self) -> Result<Vec<HouseholdSnapshot>> {
+        self.all_json(codec::HOUSEHOLD, "read households", "household")
+    }
+
+    /// Every record under `prefix`, decoded from JSON, in key order.
+    fn all_json<T: serde::de::DeserializeOwned>(
+        &self,
+        prefix: u8,
+        op: &'static str,
+        what: &str,
+    ) -> Result<Vec<T>> {
         self.series
-            .scan_prefix([codec::HOUSEHOLD])
+            .scan_prefix([prefix])
             .values()
-            .map(|v| json(&v.map_err(io("read households"))?, "household"))
+            .map(|v| json(&v.map_err(io(op))?, what))
             .collect()
     }
 }
