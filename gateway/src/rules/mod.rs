@@ -318,33 +318,30 @@ impl Engine {
                     };
                     let beyond = if *above { v > *limit } else { v < *limit };
                     let back = if *above { v <= *clear } else { v >= *clear };
-                    let key = (i, d.id.clone());
-                    let state = self.thresholds.entry(key.clone()).or_default();
+                    let state = self.thresholds.entry((i, d.id.clone())).or_default();
                     let before = *state;
+                    // The state changes here; the signal (which borrows the engine) goes after.
+                    let mut signal = None;
                     if state.raised {
                         if back {
-                            state.raised = false;
-                            state.since = None;
-                            out.push(self.signal(rule, d, false, now, format!("{value} = {v}")));
+                            *state = Timed::default();
+                            signal = Some((false, format!("{value} = {v}")));
                         }
                     } else if beyond {
                         let since = *state.since.get_or_insert(now);
                         if now - since >= *hold_ms {
                             state.raised = true;
                             let side = if *above { "above" } else { "below" };
-                            out.push(self.signal(
-                                rule,
-                                d,
-                                true,
-                                now,
-                                format!("{value} = {v}, {side} {limit}"),
-                            ));
+                            signal = Some((true, format!("{value} = {v}, {side} {limit}")));
                         }
                     } else {
                         state.since = None;
                     }
-                    if self.thresholds.get(&key) != Some(&before) {
-                        self.dirty.insert(key);
+                    if *state != before {
+                        self.dirty.insert((i, d.id.clone()));
+                    }
+                    if let Some((raise, detail)) = signal {
+                        out.push(self.signal(rule, d, raise, now, detail));
                     }
                 }
                 _ => {}

@@ -394,7 +394,7 @@ impl Store {
         // pending before the next block's start is final and can go out in order.
         let mut pending: Vec<Row> = Vec::new();
         let mut out: Vec<Row> = Vec::with_capacity(limit.min(1024) + 1);
-        let mut next_day = self.day_at_or_after(day(resume))?;
+        let mut next_day = self.next_day_of(id, day(resume))?;
         while let Some(d) = next_day.filter(|&d| d <= day(range.to)) {
             for kv in self.series.range(blocks_of(id, d, 0, range.to)) {
                 let (k, v) = kv.map_err(io("read telemetry"))?;
@@ -413,7 +413,7 @@ impl Store {
             if out.len() > limit || d == u32::MAX {
                 break;
             }
-            next_day = self.day_at_or_after(d + 1)?;
+            next_day = self.next_day_of(id, d + 1)?;
         }
         settle(&mut pending, &mut out, None, limit + 1);
         let next = (out.len() > limit).then(|| {
@@ -426,9 +426,12 @@ impl Store {
         })
     }
 
-    /// The first day at or after `from` holding telemetry of any device.
-    fn day_at_or_after(&self, from: u32) -> Result<Option<u32>> {
-        let Some(kv) = self.series.range(partition_key(from)..).next() else {
+    /// The first day at or after `from` that may hold blocks of `id`: the day of the first key
+    /// at or after where `id`'s blocks of `from` would be. Days in between hold no key at all.
+    /// The seek lands on the page the caller reads next when `id` has blocks that day.
+    fn next_day_of(&self, id: &str, from: u32) -> Result<Option<u32>> {
+        let at = block_key(id, (day_start(from), 0));
+        let Some(kv) = self.series.range(at..).next() else {
             return Ok(None);
         };
         let (k, _) = kv.map_err(io("read telemetry"))?;
