@@ -227,6 +227,26 @@ impl Browser {
             .to_string())
     }
 
+    /// The rendered text of every element matching a CSS selector, read in one script so
+    /// a live page re-rendering between two WebDriver calls cannot leave a stale element.
+    pub fn texts(&self, css: &str) -> Result<Vec<String>> {
+        let v = self.session(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "return Array.from(document.querySelectorAll(arguments[0]), e => e.innerText);",
+                "args": [css],
+            })),
+        )?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|t| t.as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// Runs a script (`return ...;`) in the page and returns its result.
     pub fn script(&self, script: &str) -> Result<Value> {
         self.session(

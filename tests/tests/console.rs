@@ -47,8 +47,13 @@ fn sign_in(b: &Browser, hub: &Hub, token: &str) {
     b.wait_find("#live.on", Duration::from_secs(10)).unwrap();
 }
 
+/// The text of the first element matching `css` (read atomically: the board re-renders live).
 fn text_of(b: &Browser, css: &str) -> String {
-    b.text(&b.find(css).unwrap()).unwrap()
+    let texts = b.texts(css).unwrap();
+    texts
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no element `{css}`"))
 }
 
 /// Publishes `n` telemetry samples a minute apart, ending now.
@@ -107,11 +112,8 @@ fn an_sos_appears_live_on_the_board_and_is_acknowledged_with_a_note() {
 
     let sent = Instant::now();
     hub.event("sos-301", "sos");
-    let card = b
-        .wait_find(
-            ".alarm[data-severity=\"critical\"][data-status=\"open\"]",
-            Duration::from_secs(2),
-        )
+    let open_sos = ".alarm[data-severity=\"critical\"][data-status=\"open\"]";
+    b.wait_find(open_sos, Duration::from_secs(2))
         .unwrap_or_else(|e| panic!("the SOS did not appear within 2 s: {e:#}"));
     let took = sent.elapsed();
     eprintln!("SOS publish → on the open board: {took:?}");
@@ -121,7 +123,7 @@ fn an_sos_appears_live_on_the_board_and_is_acknowledged_with_a_note() {
         json!(42),
         "no reload"
     );
-    let text = b.text(&card).unwrap();
+    let text = text_of(&b, open_sos);
     assert!(
         text.contains("SOS") && text.contains("sos-301") && text.contains("Open"),
         "{text}"
@@ -135,7 +137,11 @@ fn an_sos_appears_live_on_the_board_and_is_acknowledged_with_a_note() {
     b.screenshot(&screenshot_dir().join("board.png")).unwrap();
 
     // Acknowledge with a note on the alarm's page.
-    b.click(&card).unwrap();
+    // Found afresh and retried: a live re-render may replace the card between find and click.
+    wait_for(Duration::from_secs(5), "a click on the SOS card", || {
+        b.find(open_sos).and_then(|card| b.click(&card)).ok()
+    })
+    .unwrap();
     let note = b.wait_find("#note", Duration::from_secs(10)).unwrap();
     assert_eq!(text_of(&b, ".head .status"), "Open");
     b.type_text(&note, "Called her, on my way").unwrap();
@@ -220,12 +226,7 @@ fn a_caretaker_of_building_3_does_not_see_an_alarm_of_building_5() {
     let (mine, theirs) = (alarm_of(&hub, "sos-301"), alarm_of(&hub, "sos-501"));
     let b = browser("en");
     sign_in(&b, &hub, WANG);
-    let ids: Vec<String> = b
-        .find_all(".alarm")
-        .unwrap()
-        .iter()
-        .map(|e| b.text(e).unwrap())
-        .collect();
+    let ids = b.texts(".alarm").unwrap();
     assert_eq!(ids.len(), 1, "{ids:?}");
     assert!(
         ids[0].contains("sos-301") && !ids[0].contains("sos-501"),
