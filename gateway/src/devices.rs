@@ -156,8 +156,9 @@ impl Registry {
                 if let Some(b) = t.values.get("battery_pct").and_then(Value::as_f64) {
                     d.battery_pct = Some(b);
                 }
-                d.last_values
-                    .extend(t.values.iter().map(|(k, v)| (k.clone(), v.clone())));
+                for (name, value) in &t.values {
+                    d.last_values.set(name, value);
+                }
                 alive(d, now, StateReason::Message);
             }
             Message::Event(e) => {

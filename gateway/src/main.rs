@@ -75,6 +75,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    linli_gateway::heap::limit_arenas();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -22,7 +22,7 @@ fn device(id: &str, kind: &str) -> DeviceRecord {
         last_seen: Some(0),
         battery_pct: None,
         rssi: None,
-        last_values: Values::new(),
+        last_values: Default::default(),
         last_event: None,
         messages: 0,
         duplicates: 0,

@@ -22,8 +22,8 @@ use linli_protocols::Values;
 pub use book::{AlarmFilter, OutboxItem, OutboxKind};
 pub use outbox::{Receipt, Settle};
 pub use records::{
-    DeviceRecord, DeviceSource, DeviceState, EventRecord, LastEvent, Page, RejectedRecord, Sample,
-    StateReason,
+    DeviceRecord, DeviceSource, DeviceState, EventRecord, LastEvent, LastValues, Page,
+    RejectedRecord, Sample, StateReason,
 };
 pub use retention::Retained;
 

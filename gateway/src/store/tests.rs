@@ -39,7 +39,7 @@ fn device(id: &str) -> DeviceRecord {
         last_seen: Some(1),
         battery_pct: None,
         rssi: None,
-        last_values: Values::new(),
+        last_values: Default::default(),
         last_event: None,
         messages: 0,
         duplicates: 0,
@@ -350,4 +350,30 @@ fn retention_deletes_old_resolved_alarms_with_receipts_and_old_audit_but_keeps_t
     }
     assert_eq!(store.receipts("3").unwrap().len(), 1);
     assert_eq!(store.next_alarm_id().unwrap(), 5, "ids are never reused");
+}
+
+#[test]
+fn last_values_keep_the_newest_of_each_reading_in_name_order_and_read_back_as_an_object() {
+    let mut last = LastValues::default();
+    last.set("temp_c", &Value::Number(21.5));
+    last.set("battery_pct", &Value::Number(80.0));
+    last.set("door", &Value::Text("open".into()));
+    last.set("temp_c", &Value::Number(22.0));
+    let names: Vec<&str> = last.iter().map(|(k, _)| k).collect();
+    assert_eq!(names, ["battery_pct", "door", "temp_c"]);
+    assert_eq!(last.get("temp_c"), Some(&Value::Number(22.0)));
+    assert_eq!(last.get("rssi"), None);
+
+    let json = serde_json::to_string(&last).unwrap();
+    assert_eq!(json, r#"{"battery_pct":80.0,"door":"open","temp_c":22.0}"#);
+    // A stored object in any order (or with a repeated name) reads back sorted, the last one winning.
+    let back: LastValues =
+        serde_json::from_str(r#"{"temp_c":1,"door":true,"temp_c":22.0}"#).unwrap();
+    assert_eq!(
+        back.iter().collect::<Vec<_>>(),
+        [
+            ("door", &Value::Bool(true)),
+            ("temp_c", &Value::Number(22.0))
+        ]
+    );
 }
