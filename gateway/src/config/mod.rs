@@ -116,7 +116,8 @@ pub struct StoreConfig {
     /// once the day is past it: a sample lives up to a day longer.
     #[serde(default = "default_telemetry_retention")]
     pub telemetry_retention: Dur,
-    /// How long device events are kept. Default `"180d"` (GB 50396 asks 180 days for access events).
+    /// How long device events are kept. Default `"180d"` (GB 50396 asks at least 180 days for
+    /// access events). Deleted a whole UTC day at a time, like telemetry.
     #[serde(default = "default_event_retention")]
     pub event_retention: Dur,
     /// How many rejected payloads are kept for `GET /api/v1/rejected`. Default 10000.

@@ -22,24 +22,12 @@ use std::collections::BTreeMap;
 
 use linli_protocols::Values;
 
-use super::codec::{self, get_varint, put_varint, unzigzag, zigzag};
+use super::codec::{self, day, day_end, day_start, get_varint, put_varint, unzigzag, zigzag};
 use super::records::Sample;
 use super::{Page, Result, Store, StoreError, TimeRange, io};
 
 /// A block stops taking samples at this size.
 pub const BLOCK_BYTES: usize = 2048;
-/// A partition's length: every sample of a block lies in the UTC day of the block's start.
-pub const DAY_MS: u64 = 86_400_000;
-
-/// The partition of a sample time (times past year 11 million share the last one).
-pub fn day(ts: u64) -> u32 {
-    u32::try_from(ts / DAY_MS).unwrap_or(u32::MAX)
-}
-
-/// The first time of a partition.
-fn day_start(day: u32) -> u64 {
-    u64::from(day) * DAY_MS
-}
 
 const FORMAT: u8 = 1;
 /// `FORMAT ‖ latest ts (u64 big-endian)`: a read skips a block that ends before its window
@@ -257,27 +245,18 @@ fn rows(id: &str, start: (u64, u64), bytes: &[u8]) -> Result<Vec<Row>> {
         .collect()
 }
 
-/// `T ‖ day of start (u32 BE) ‖ len(id) ‖ id ‖ start ts ‖ start seq`.
+/// `T ‖ day of start (u32 BE) ‖ len(id) ‖ id ‖ start ts ‖ start seq`. Every sample of a block
+/// lies in the UTC day of the block's start.
 fn block_key(id: &str, start: (u64, u64)) -> Vec<u8> {
-    let mut k = partition_key(day(start.0));
-    k.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
-    k.extend_from_slice(id.as_bytes());
+    let mut k = codec::device_day_key(codec::TELEMETRY, day(start.0), id);
     k.extend_from_slice(&start.0.to_be_bytes());
     k.extend_from_slice(&start.1.to_be_bytes());
     k
 }
 
-/// `T ‖ day`: where a day's blocks begin.
-fn partition_key(day: u32) -> Vec<u8> {
-    let mut k = Vec::with_capacity(5 + 1 + 32 + 16);
-    k.push(codec::TELEMETRY);
-    k.extend_from_slice(&day.to_be_bytes());
-    k
-}
-
 /// The day and start of a block key.
 fn split_block_key(k: &[u8]) -> Option<(u32, (u64, u64))> {
-    let day = u32::from_be_bytes(k.get(1..5)?.try_into().ok()?);
+    let day = codec::key_day(k)?;
     let len = usize::from(*k.get(5)?);
     let start = k.get(6 + len..)?;
     let ts = u64::from_be_bytes(start.get(..8)?.try_into().ok()?);
@@ -288,9 +267,7 @@ fn split_block_key(k: &[u8]) -> Option<(u32, (u64, u64))> {
 /// The keys of the blocks of `id` starting in `day` from `from` up to `to` (ms, clamped to the
 /// day).
 fn blocks_of(id: &str, day: u32, from: u64, to: u64) -> std::ops::RangeInclusive<Vec<u8>> {
-    let end = day_start(day.saturating_add(1)).saturating_sub(1);
-    let last = if day == u32::MAX { u64::MAX } else { end };
-    block_key(id, (from.max(day_start(day)), 0))..=block_key(id, (to.min(last), u64::MAX))
+    block_key(id, (from.max(day_start(day)), 0))..=block_key(id, (to.min(day_end(day)), u64::MAX))
 }
 
 impl Store {
@@ -394,7 +371,7 @@ impl Store {
         // pending before the next block's start is final and can go out in order.
         let mut pending: Vec<Row> = Vec::new();
         let mut out: Vec<Row> = Vec::with_capacity(limit.min(1024) + 1);
-        let mut next_day = self.next_day_of(id, day(resume))?;
+        let mut next_day = self.next_day_of(codec::TELEMETRY, id, day(resume))?;
         while let Some(d) = next_day.filter(|&d| d <= day(range.to)) {
             for kv in self.series.range(blocks_of(id, d, 0, range.to)) {
                 let (k, v) = kv.map_err(io("read telemetry"))?;
@@ -413,7 +390,7 @@ impl Store {
             if out.len() > limit || d == u32::MAX {
                 break;
             }
-            next_day = self.next_day_of(id, d + 1)?;
+            next_day = self.next_day_of(codec::TELEMETRY, id, d + 1)?;
         }
         settle(&mut pending, &mut out, None, limit + 1);
         let next = (out.len() > limit).then(|| {
@@ -426,25 +403,12 @@ impl Store {
         })
     }
 
-    /// The first day at or after `from` that may hold blocks of `id`: the day of the first key
-    /// at or after where `id`'s blocks of `from` would be. Days in between hold no key at all.
-    /// The seek lands on the page the caller reads next when `id` has blocks that day.
-    fn next_day_of(&self, id: &str, from: u32) -> Result<Option<u32>> {
-        let at = block_key(id, (day_start(from), 0));
-        let Some(kv) = self.series.range(at..).next() else {
-            return Ok(None);
-        };
-        let (k, _) = kv.map_err(io("read telemetry"))?;
-        Ok((k.first() == Some(&codec::TELEMETRY))
-            .then(|| split_block_key(&k).map(|(d, _)| d))
-            .flatten())
-    }
-
     /// Deletes the telemetry of every day that ended before `cut`, a whole day at a time: a sample
     /// is kept until `cut` passes it and at most a day longer. Reads nothing but what it deletes.
     /// Returns the samples deleted.
     pub(super) fn drop_telemetry_days(&self, cut: u64) -> Result<u64> {
-        let expired = partition_key(0)..partition_key(day(cut));
+        let expired =
+            codec::day_key(codec::TELEMETRY, 0)..codec::day_key(codec::TELEMETRY, day(cut));
         let mut deleted = 0;
         loop {
             let _writer = self.block_lock();
@@ -533,8 +497,8 @@ mod tests {
     #[test]
     fn the_day_and_size_close_a_block() {
         let mut block = Block::new((1_000, 0));
-        assert!(block.accepts(1_000) && block.accepts(DAY_MS - 1));
-        assert!(!block.accepts(999) && !block.accepts(DAY_MS));
+        assert!(block.accepts(1_000) && block.accepts(codec::DAY_MS - 1));
+        assert!(!block.accepts(999) && !block.accepts(codec::DAY_MS));
         let mut seq = 0;
         while block.accepts(1_000) {
             seq += 1;

@@ -1,5 +1,5 @@
-//! Binary keys and compact values. Keys sort by (kind, device, time, seq), big-endian; a reading
-//! is a tag and a few bytes, not JSON.
+//! Binary keys and compact values. Time series keys sort by (kind, UTC day, device, time, seq),
+//! big-endian; a reading is a tag and a few bytes, not JSON.
 
 use linli_protocols::Value;
 
@@ -36,32 +36,75 @@ pub fn key_id(k: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(k.get(1..9)?.try_into().ok()?))
 }
 
-/// `prefix ‖ len(id) ‖ id ‖ ts ‖ seq`.
-pub fn series_key(prefix: u8, id: &str, ts: u64, seq: u64) -> Vec<u8> {
-    let mut k = device_prefix(prefix, id);
+/// A partition's length: telemetry blocks and events are keyed by the UTC day first, so that
+/// retention deletes whole days from the front of the tree and reads nothing else.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// The partition of a time (times past year 11 million share the last one).
+pub fn day(ts: u64) -> u32 {
+    u32::try_from(ts / DAY_MS).unwrap_or(u32::MAX)
+}
+
+/// The first time of a partition.
+pub fn day_start(day: u32) -> u64 {
+    u64::from(day) * DAY_MS
+}
+
+/// The last time of a partition.
+pub fn day_end(day: u32) -> u64 {
+    if day == u32::MAX {
+        u64::MAX
+    } else {
+        day_start(day + 1) - 1
+    }
+}
+
+/// `prefix ‖ day (u32 BE)`: where the day's records of one kind begin.
+pub fn day_key(prefix: u8, day: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(5 + 1 + 32 + 16);
+    k.push(prefix);
+    k.extend_from_slice(&day.to_be_bytes());
+    k
+}
+
+/// `prefix ‖ day ‖ len(id) ‖ id`: where one device's records of the day begin.
+pub fn device_day_key(prefix: u8, day: u32, id: &str) -> Vec<u8> {
+    let mut k = day_key(prefix, day);
+    k.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// The day of a [`day_key`]-led key.
+pub fn key_day(k: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(k.get(1..5)?.try_into().ok()?))
+}
+
+/// `E ‖ day(ts) ‖ len(id) ‖ id ‖ ts ‖ seq`: a device event.
+pub fn event_key(id: &str, ts: u64, seq: u64) -> Vec<u8> {
+    let mut k = device_day_key(EVENT, day(ts), id);
     k.extend_from_slice(&ts.to_be_bytes());
     k.extend_from_slice(&seq.to_be_bytes());
     k
 }
 
-/// `prefix ‖ len(id) ‖ id`: the start of every key of one device.
+/// Splits an [`event_key`] into (id, ts, seq).
+pub fn split_event_key(k: &[u8]) -> Option<(&str, u64, u64)> {
+    let (&len, rest) = k.get(5..)?.split_first()?;
+    let (id, rest) = rest.split_at_checked(usize::from(len))?;
+    let id = std::str::from_utf8(id).ok()?;
+    let ts = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    let seq = u64::from_be_bytes(rest.get(8..16)?.try_into().ok()?);
+    Some((id, ts, seq))
+}
+
+/// `prefix ‖ len(id) ‖ id`: the key of a per-device record (windows, rule states).
 pub fn device_prefix(prefix: u8, id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(2 + id.len() + 16);
     k.push(prefix);
     k.push(u8::try_from(id.len()).unwrap_or(u8::MAX));
     k.extend_from_slice(id.as_bytes());
     k
-}
-
-/// Splits a series key into (prefix, id, ts, seq).
-pub fn split_series_key(k: &[u8]) -> Option<(u8, &str, u64, u64)> {
-    let (&prefix, rest) = k.split_first()?;
-    let (&len, rest) = rest.split_first()?;
-    let (id, rest) = rest.split_at_checked(usize::from(len))?;
-    let id = std::str::from_utf8(id).ok()?;
-    let ts = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
-    let seq = u64::from_be_bytes(rest.get(8..16)?.try_into().ok()?);
-    Some((prefix, id, ts, seq))
 }
 
 const NUM_F64: u8 = 0;
@@ -205,18 +248,19 @@ mod tests {
         }
 
         #[test]
-        fn keys_round_trip_and_sort_by_time_then_seq(
+        fn event_keys_round_trip_and_sort_by_time_then_seq(
             id in "[A-Za-z0-9_.-]{1,64}", a in any::<(u64, u64)>(), b in any::<(u64, u64)>()
         ) {
-            let (ka, kb) = (series_key(TELEMETRY, &id, a.0, a.1), series_key(TELEMETRY, &id, b.0, b.1));
-            prop_assert_eq!(split_series_key(&ka), Some((TELEMETRY, id.as_str(), a.0, a.1)));
+            let (ka, kb) = (event_key(&id, a.0, a.1), event_key(&id, b.0, b.1));
+            prop_assert_eq!(split_event_key(&ka), Some((id.as_str(), a.0, a.1)));
+            prop_assert_eq!(key_day(&ka), Some(day(a.0)));
             prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
         }
 
         #[test]
         fn corrupt_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_value(&mut bytes.as_slice());
-            let _ = split_series_key(&bytes);
+            let _ = split_event_key(&bytes);
         }
 
         #[test]

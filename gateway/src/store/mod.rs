@@ -1,6 +1,7 @@
 //! The embedded store (sled 0.34). Nothing outside this module sees a sled type.
 //!
-//! Trees: `series` holds telemetry blocks (`T`, see [`blocks`]), events (`E`) and per-device
+//! Trees: `series` holds telemetry blocks (`T`, see [`blocks`]), events (`E ‖ day ‖ device ‖ ts ‖
+//! seq`, see [`codec::event_key`]) and per-device
 //! duplicate windows (`W`) in one tree so that one `apply_batch` stores a message and its dedup
 //! state atomically; `devices` holds the registry (JSON); `rejected` the bounded list of refused
 //! payloads; `meta` the schema.
@@ -32,7 +33,7 @@ use blocks::Row;
 use crate::config::StoreConfig;
 
 /// The on-disk layout version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 3;
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// Store failures, with the path or tree involved.
 #[derive(Debug, thiserror::Error)]
@@ -128,12 +129,7 @@ impl WriteSet {
     /// Adds a device event.
     pub fn event(&mut self, id: &str, event: &EventRecord) {
         self.writes += 1;
-        let key = codec::series_key(
-            codec::EVENT,
-            id,
-            event.ts,
-            event.seq.unwrap_or_else(tiebreak),
-        );
+        let key = codec::event_key(id, event.ts, event.seq.unwrap_or_else(tiebreak));
         // Serializing a struct of strings and scalars to JSON cannot fail.
         self.series
             .insert(key, serde_json::to_vec(event).unwrap_or_default());
@@ -341,49 +337,61 @@ impl Store {
         })
     }
 
-    /// Events of `id` in the range, after the cursor, at most `limit`.
+    /// Events of `id` in the range, after the cursor, at most `limit`, in `(ts, seq)` order.
+    /// Walks the days in range that hold any event, one seek each.
     pub fn events(&self, id: &str, range: TimeRange, limit: usize) -> Result<Page<EventRecord>> {
-        self.series_page(codec::EVENT, id, range, limit, |_, _, v| {
-            serde_json::from_slice(v).ok()
-        })
-    }
-
-    fn series_page<T>(
-        &self,
-        prefix: u8,
-        id: &str,
-        range: TimeRange,
-        limit: usize,
-        decode: impl Fn(u64, u64, &[u8]) -> Option<T>,
-    ) -> Result<Page<T>> {
-        let start = match range.after {
-            Some((ts, seq)) if ts >= range.from => {
-                codec::series_key(prefix, id, ts, seq.saturating_add(1))
-            }
-            _ => codec::series_key(prefix, id, range.from, 0),
+        let (from, from_seq) = match range.after {
+            Some((ts, seq)) if ts >= range.from => (ts, seq.saturating_add(1)),
+            _ => (range.from, 0),
         };
-        let end = codec::series_key(prefix, id, range.to, u64::MAX);
         let mut items = Vec::with_capacity(limit.min(1024));
         let mut last = None;
-        for kv in self.series.range(start..=end) {
-            let (k, v) = kv.map_err(io("read series"))?;
-            let Some((_, _, ts, seq)) = codec::split_series_key(&k) else {
-                continue;
+        let mut next_day = self.next_day_of(codec::EVENT, id, codec::day(from))?;
+        while let Some(d) = next_day.filter(|&d| d <= codec::day(range.to)) {
+            let start = if d == codec::day(from) {
+                codec::event_key(id, from, from_seq)
+            } else {
+                codec::event_key(id, codec::day_start(d), 0)
             };
-            if items.len() == limit {
-                return Ok(Page {
-                    items,
-                    next: last.map(|(ts, seq)| format!("{ts}.{seq}")),
-                });
+            let end = codec::event_key(id, range.to.min(codec::day_end(d)), u64::MAX);
+            for kv in self.series.range(start..=end) {
+                let (k, v) = kv.map_err(io("read events"))?;
+                let Some((_, ts, seq)) = codec::split_event_key(&k) else {
+                    continue;
+                };
+                if items.len() == limit {
+                    return Ok(Page {
+                        items,
+                        next: last.map(|(ts, seq)| format!("{ts}.{seq}")),
+                    });
+                }
+                let item = serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt {
+                    tree: "series",
+                    detail: format!("event of {id} at {ts}"),
+                })?;
+                items.push(item);
+                last = Some((ts, seq));
             }
-            let item = decode(ts, seq, &v).ok_or_else(|| StoreError::Corrupt {
-                tree: "series",
-                detail: format!("value of {id} at {ts}"),
-            })?;
-            items.push(item);
-            last = Some((ts, seq));
+            if d == u32::MAX {
+                break;
+            }
+            next_day = self.next_day_of(codec::EVENT, id, d + 1)?;
         }
         Ok(Page { items, next: None })
+    }
+
+    /// The first day at or after `from` that may hold records of kind `prefix` of `id`: the day
+    /// of the first key at or after where they would begin. Days in between hold no such key at
+    /// all; the seek lands on the page the caller reads next when `id` has records that day.
+    fn next_day_of(&self, prefix: u8, id: &str, from: u32) -> Result<Option<u32>> {
+        let at = codec::device_day_key(prefix, from, id);
+        let Some(kv) = self.series.range(at..).next() else {
+            return Ok(None);
+        };
+        let (k, _) = kv.map_err(io("read series"))?;
+        Ok((k.first() == Some(&prefix))
+            .then(|| codec::key_day(&k))
+            .flatten())
     }
 
     /// Rejected payloads after id `after`, oldest first, at most `limit`.

@@ -22,30 +22,21 @@ pub struct Retained {
 const CHUNK: usize = 10_000;
 
 impl Store {
-    /// Deletes telemetry of the UTC days that ended before `telemetry_cut` (whole days: a sample
-    /// outlives the cut by less than a day); events, resolved alarms and audit records stamped
-    /// before `event_cut` (ms).
+    /// Deletes telemetry of the UTC days that ended before `telemetry_cut` and events of the days
+    /// that ended before `event_cut` (whole days: a sample or event outlives its cut by less than
+    /// a day, and a pass reads nothing but what it deletes, whatever the number of devices);
+    /// resolved alarms and audit records stamped before `event_cut` (ms).
     pub fn retain(&self, telemetry_cut: u64, event_cut: u64) -> Result<Retained> {
-        let mut done = Retained {
+        Ok(Retained {
             telemetry: self.drop_telemetry_days(telemetry_cut)?,
-            ..Retained::default()
-        };
-        for id in self.devices.iter().keys() {
-            let id = id.map_err(io("read devices"))?;
-            let Ok(id) = std::str::from_utf8(&id) else {
-                continue;
-            };
-            done.events += self.delete_events(id, event_cut)?;
-        }
-        done.alarms = self.delete_alarms(event_cut)?;
-        done.audit = self.delete_audit(event_cut)?;
-        Ok(done)
-    }
-
-    fn delete_events(&self, id: &str, cut: u64) -> Result<u64> {
-        let range =
-            codec::series_key(codec::EVENT, id, 0, 0)..codec::series_key(codec::EVENT, id, cut, 0);
-        self.delete_oldest(range, |_| true)
+            events: self.delete_oldest(
+                codec::day_key(codec::EVENT, 0)
+                    ..codec::day_key(codec::EVENT, codec::day(event_cut)),
+                |_| true,
+            )?,
+            alarms: self.delete_alarms(event_cut)?,
+            audit: self.delete_audit(event_cut)?,
+        })
     }
 
     /// Deletes the records of `range` from its start while `expired` says so of their value, in

@@ -1,4 +1,4 @@
-use super::blocks::{DAY_MS, day};
+use super::codec::{DAY_MS, day};
 use super::*;
 use linli_protocols::Value;
 
@@ -170,16 +170,20 @@ fn retention_deletes_only_old_data_per_class() {
         );
     }
     store.apply(set).unwrap();
-    // Telemetry goes a whole day at a time: day 1 has not ended before the cut, so its sample at
-    // DAY_MS + 200 stays although it is older. Events go exactly at their cut.
+    // Both go a whole day at a time: day 1 has not ended before the cut, so what it holds at
+    // DAY_MS + 200 stays although it is older.
     let done = store.retain(DAY_MS + 250, DAY_MS + 250).unwrap();
-    assert_eq!((done.telemetry, done.events), (1, 2));
+    assert_eq!((done.telemetry, done.events), (1, 1));
     let kept = store.telemetry("d", all(), 10).unwrap().items;
     assert_eq!(
         kept.iter().map(|s| s.ts).collect::<Vec<_>>(),
         [DAY_MS + 200, 2 * DAY_MS + 300]
     );
-    assert_eq!(store.events("d", all(), 10).unwrap().items.len(), 1);
+    let kept = store.events("d", all(), 10).unwrap().items;
+    assert_eq!(
+        kept.iter().map(|e| e.ts).collect::<Vec<_>>(),
+        [DAY_MS + 200, 2 * DAY_MS + 300]
+    );
 }
 
 #[test]
@@ -201,6 +205,84 @@ fn a_store_of_another_schema_is_refused() {
     assert!(err.to_string().contains("schema 99"), "{err}");
 }
 
+/// Every `(ts, seq)` of a paged read, following the cursor to the end.
+fn page_all<T>(
+    mut range: TimeRange,
+    read: impl Fn(TimeRange) -> Page<T>,
+    key: impl Fn(&T) -> (u64, u64),
+) -> Vec<(u64, u64)> {
+    let mut got = Vec::new();
+    for _ in 0..10_000 {
+        let page = read(range);
+        got.extend(page.items.iter().map(&key));
+        let Some(next) = page.next else { return got };
+        range.after = TimeRange::parse_cursor(&next);
+    }
+    panic!("paging did not end");
+}
+
+/// Events in any order over three months, two devices whose ids prefix each other: every page in
+/// `(ts, seq)` order, time windows exact; retention deletes exactly the days that ended before
+/// its cut, without walking devices.
+mod events {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn page_all(store: &Store, id: &str, range: TimeRange, limit: usize) -> Vec<(u64, u64)> {
+        super::page_all(
+            range,
+            |r| store.events(id, r, limit).unwrap(),
+            |e| (e.ts, e.seq.unwrap()),
+        )
+    }
+
+    fn event(ts: u64, seq: u64) -> EventRecord {
+        EventRecord {
+            ts,
+            seq: Some(seq),
+            recv: ts,
+            kind: "door_forced".into(),
+            data: Values::new(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn any_order_reads_back_sorted_and_retention_drops_whole_days(
+            times in proptest::collection::vec(0u64..90 * DAY_MS, 1..300),
+            limit in 1usize..50,
+            window in (0u64..90 * DAY_MS, 0u64..40 * DAY_MS),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = open(dir.path(), 10);
+            let mut set = WriteSet::default();
+            let want: Vec<(u64, u64)> = times.iter().enumerate().map(|(i, &t)| (t, i as u64)).collect();
+            for &(ts, seq) in &want {
+                set.event("d", &event(ts, seq));
+                set.event("dd", &event(ts + 1, seq));
+            }
+            store.apply(set).unwrap();
+            let mut want = want;
+            want.sort();
+            prop_assert_eq!(page_all(&store, "d", all(), limit), want.clone());
+
+            let (from, len) = window;
+            let range = TimeRange { from, to: from + len, after: None };
+            let inside: Vec<_> = want.iter().copied().filter(|&(t, _)| t >= from && t <= from + len).collect();
+            prop_assert_eq!(page_all(&store, "d", range, limit), inside);
+
+            let cut = from;
+            let done = store.retain(0, cut).unwrap();
+            let kept: Vec<_> = want.iter().copied().filter(|&(t, _)| day(t) >= day(cut)).collect();
+            let shifted: Vec<_> = want.iter().map(|&(t, s)| (t + 1, s)).filter(|&(t, _)| day(t) >= day(cut)).collect();
+            prop_assert_eq!(done.events as usize, 2 * want.len() - kept.len() - shifted.len());
+            prop_assert_eq!(page_all(&store, "d", all(), limit), kept);
+            prop_assert_eq!(page_all(&store, "dd", all(), limit), shifted);
+        }
+    }
+}
+
 /// Samples in any order, across many blocks, over several batches: every page in `(ts, seq)`
 /// order, nothing lost or repeated, time windows exact; retention deletes exactly the days that
 /// ended before its cut.
@@ -209,15 +291,11 @@ mod blocks {
     use proptest::prelude::*;
 
     fn page_all(store: &Store, id: &str, range: TimeRange, limit: usize) -> Vec<(u64, u64)> {
-        let mut got = Vec::new();
-        let mut range = range;
-        for _ in 0..10_000 {
-            let page = store.telemetry(id, range, limit).unwrap();
-            got.extend(page.items.iter().map(|s| (s.ts, s.seq.unwrap())));
-            let Some(next) = page.next else { return got };
-            range.after = TimeRange::parse_cursor(&next);
-        }
-        panic!("paging did not end");
+        super::page_all(
+            range,
+            |r| store.telemetry(id, r, limit).unwrap(),
+            |s| (s.ts, s.seq.unwrap()),
+        )
     }
 
     proptest! {
