@@ -1,21 +1,22 @@
 //! Fills a store with the history of many devices, for memory and disk measurements:
-//! `cargo run --release -p linli-gateway --example fill_store -- PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]`.
+//! `cargo run --release -p linli-gateway --example fill_store -- [--daily-event] PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]`.
 //!
 //! Each device gets `PER_DEVICE` samples (temperature and battery) spread evenly over the last
-//! `DAYS` days (30), and is registered. Without `PER_DEVICE`, as many as `SIZE_MB` holds; writing
+//! `DAYS` days (30), with `--daily-event` a `self_test` event on each day it has samples (as care
+//! devices send their daily test alarm), and is registered. Without `PER_DEVICE`, as many as `SIZE_MB` holds; writing
 //! stops at `SIZE_MB` in any case. History is written a UTC day at a time, that day for every
 //! device before the next, as a live hub writes it (so sled's segments hold one day each, as they
 //! would after a month of live ingest); a live hub also rewrites each block as it grows, and sled
-//! reclaims those rewrites as it goes. Prints the samples written, the bytes on disk and the bytes
-//! per sample as one JSON line.
+//! reclaims those rewrites as it goes. Prints the samples and events written, the bytes on disk and
+//! the bytes per sample as one JSON line.
 
 use std::time::Instant;
 
 use linli_gateway::config::StoreConfig;
-use linli_gateway::store::{DeviceRecord, DeviceSource, Store, WriteSet};
+use linli_gateway::store::{DeviceRecord, DeviceSource, EventRecord, Store, WriteSet};
 use linli_protocols::{Value, Values};
 
-const USAGE: &str = "usage: fill_store PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]";
+const USAGE: &str = "usage: fill_store [--daily-event] PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]";
 const DAY_MS: u64 = 86_400_000;
 /// Bytes a sample takes on disk, to size `PER_DEVICE` from `SIZE_MB` (measured: 27.5 for 20,000
 /// devices; a little more than the truth, so that the store comes out at about `SIZE_MB`).
@@ -24,7 +25,9 @@ const BYTES_PER_SAMPLE_GUESS: u64 = 28;
 const GROUP: u64 = 100;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    let daily_event = args.iter().any(|a| a == "--daily-event");
+    args.retain(|a| a != "--daily-event");
     let path = args.get(1).ok_or_else(|| anyhow::anyhow!(USAGE))?;
     let num = |i: usize| args.get(i).and_then(|s| s.parse::<u64>().ok());
     let target_mb = num(2).unwrap_or(1_024);
@@ -40,7 +43,7 @@ fn main() -> anyhow::Result<()> {
     })?;
     let started = Instant::now();
     let t0 = linli_gateway::now_ms() - days * DAY_MS;
-    let mut written = 0u64;
+    let (mut written, mut events) = (0u64, 0u64);
     // Sample `seq` of device `d` is stamped `t0 + seq * interval + d % 1000`; a day takes the
     // sequences whose stamps fall in it.
     let first_seq = |d: u64, at: u64| (at.saturating_sub(t0 + d % 1000)).div_ceil(interval);
@@ -58,7 +61,20 @@ fn main() -> anyhow::Result<()> {
                     record.kind = Some("facility.air".into());
                     set.device(&record);
                 }
-                for seq in first_seq(d, from)..first_seq(d, to).min(per_device) {
+                let today = first_seq(d, from)..first_seq(d, to).min(per_device);
+                if let Some(seq) = today.clone().next().filter(|_| daily_event) {
+                    let ts = t0 + seq * interval + d % 1000;
+                    let event = EventRecord {
+                        ts,
+                        seq: Some(seq),
+                        recv: ts + 40,
+                        kind: "self_test".into(),
+                        data: Values::new(),
+                    };
+                    set.event(&device, &event);
+                    events += 1;
+                }
+                for seq in today {
                     let n = d + seq;
                     let values: Values = [
                         (
@@ -83,7 +99,7 @@ fn main() -> anyhow::Result<()> {
     store.flush_sync()?;
     let bytes = store.size_on_disk();
     println!(
-        "{{\"samples\": {written}, \"devices\": {devices}, \"interval_s\": {}, \"bytes\": {bytes}, \"bytes_per_sample\": {:.1}, \"seconds\": {:.1}}}",
+        "{{\"samples\": {written}, \"events\": {events}, \"devices\": {devices}, \"interval_s\": {}, \"bytes\": {bytes}, \"bytes_per_sample\": {:.1}, \"seconds\": {:.1}}}",
         interval / 1000,
         bytes as f64 / written as f64,
         started.elapsed().as_secs_f64()

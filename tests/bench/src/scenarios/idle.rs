@@ -1,7 +1,8 @@
 //! Scenario 6, an idle hub over a full store (issue #2's bar): `fill_store` writes 1 GB of
-//! telemetry (30 days, 20,000 devices, registered), Linli starts on it and rests; then it starts
-//! again with a 29-day telemetry retention, so its start-up pass deletes the oldest day as the
-//! daily pass of a full store does, and rests again. RSS is sampled every second throughout.
+//! telemetry and a daily event per device (30 days, 20,000 devices, registered), Linli starts on
+//! it and rests; then it starts again with 29-day telemetry and event retentions, so its start-up
+//! pass deletes the oldest day of both as the daily pass of a full store does, and rests again.
+//! RSS is sampled every second throughout.
 
 use std::time::Duration;
 
@@ -32,6 +33,10 @@ pub struct Idle {
     pub after_retention: (f64, f64),
     /// Samples that pass deleted (`linli_retention_deleted_total{class="telemetry"}`).
     pub deleted: f64,
+    /// Events `fill_store` wrote.
+    pub filled_events: u64,
+    /// Events that pass deleted (`linli_retention_deleted_total{class="events"}`).
+    pub deleted_events: f64,
 }
 
 /// Runs the scenario.
@@ -44,7 +49,7 @@ pub fn run(s: &Settings) -> Result<Idle> {
     let broker = Broker::start()?;
     let mut gw = Gateway::with_bin(s.linli.clone(), &broker.url(), "idle", "")?;
     eprintln!("idle: filling {size_mb} MB for {devices} devices");
-    let fill = fill(s, &gw, size_mb, devices, 30, None)?;
+    let fill = fill(s, &gw, size_mb, devices, 30, None, true)?;
     let store_mib = mib(dir_bytes(&gw.store_path())? / 1024);
 
     let fresh = rest_and_read(&mut gw, rest)?;
@@ -52,13 +57,17 @@ pub fn run(s: &Settings) -> Result<Idle> {
     let config = std::fs::read_to_string(gw.config_path()).context("read linli.toml")?;
     std::fs::write(
         gw.config_path(),
-        config.replacen("[store]\n", "[store]\ntelemetry_retention = \"29d\"\n", 1),
+        config.replacen(
+            "[store]\n",
+            "[store]\ntelemetry_retention = \"29d\"\nevent_retention = \"29d\"\n",
+            1,
+        ),
     )
     .context("write linli.toml")?;
     let after_retention = rest_and_read(&mut gw, rest)?;
-    let deleted = gw
-        .metrics()?
-        .labelled("linli_retention_deleted_total", "class", "telemetry");
+    let metrics = gw.metrics()?;
+    let deleted = metrics.labelled("linli_retention_deleted_total", "class", "telemetry");
+    let deleted_events = metrics.labelled("linli_retention_deleted_total", "class", "events");
     stop(&mut gw)?;
     Ok(Idle {
         devices,
@@ -69,6 +78,8 @@ pub fn run(s: &Settings) -> Result<Idle> {
         fresh,
         after_retention,
         deleted,
+        filled_events: fill["events"].as_u64().unwrap_or(0),
+        deleted_events,
     })
 }
 
@@ -85,12 +96,13 @@ fn rest_and_read(gw: &mut Gateway, rest: Duration) -> Result<(f64, f64)> {
 /// The section for `RESULTS.md`.
 pub fn section(m: &Idle) -> Section {
     let body = format!(
-        "`fill_store` writes {filled} samples of {devices} registered devices over 30 days, a \
-         day at a time as a live hub does ({store:.0} MiB on disk, {fill:.0} s). Linli starts on \
-         that store with nothing publishing and rests {rest} s; VmRSS is sampled every second. \
-         Then it is stopped and started again with `telemetry_retention = \"29d\"`: its start-up \
-         pass deletes the oldest day ({deleted:.0} samples), as the daily pass over a full store \
-         does, and it rests again.\n\n{}",
+        "`fill_store` writes {filled} samples and {filled_events} events (a daily test per \
+         device) of {devices} registered devices over 30 days, a day at a time as a live hub does \
+         ({store:.0} MiB on disk, {fill:.0} s). Linli starts on that store with nothing \
+         publishing and rests {rest} s; VmRSS is sampled every second. Then it is stopped and \
+         started again with `telemetry_retention` and `event_retention` at `\"29d\"`: its \
+         start-up pass deletes the oldest day ({deleted:.0} samples, {deleted_events:.0} events), \
+         as the daily pass over a full store does, and it rests again.\n\n{}",
         table(
             &["run", "VmRSS at rest (MiB)", "largest VmRSS sampled (MiB)"],
             &[
@@ -108,6 +120,8 @@ pub fn section(m: &Idle) -> Section {
         fill = m.fill_seconds,
         rest = m.rest_s,
         deleted = m.deleted,
+        filled_events = m.filled_events,
+        deleted_events = m.deleted_events,
     );
     let rss = m.fresh.0.max(m.after_retention.0);
     Section {
