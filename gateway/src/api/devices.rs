@@ -53,33 +53,35 @@ pub async fn list(
             )));
         }
     }
-    let keep = |d: &DeviceRecord| {
-        q.kind
-            .as_ref()
-            .is_none_or(|k| d.kind.as_deref() == Some(k.as_str()))
-            && q.state.as_ref().is_none_or(|st| d.state.as_str() == st)
-            && q.placed.is_none_or(|p| d.location.is_some() == p)
-            && q.building.as_ref().is_none_or(|b| {
-                d.location.as_ref().and_then(|l| l.building.as_deref()) == Some(b.as_str())
-            })
-            && q.after.as_ref().is_none_or(|a| d.id.as_str() > a.as_str())
-            && sees(&viewer, d)
-    };
-    let mut items: Vec<DeviceView> = s
-        .store
-        .devices()
-        .filter(|d| d.as_ref().map_or(true, keep))
-        .take(limit + 1)
-        .map(|d| d.map(DeviceView::from))
-        .collect::<Result<_, _>>()?;
-    let next = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        items.last().map(|d| d.device.id.clone())
-    });
-    Ok(Json(Page {
-        items,
-        next: next.flatten(),
-    }))
+    let store = s.store.clone();
+    blocking(move || {
+        let keep = |d: &DeviceRecord| {
+            q.kind
+                .as_ref()
+                .is_none_or(|k| d.kind.as_deref() == Some(k.as_str()))
+                && q.state.as_ref().is_none_or(|st| d.state.as_str() == st)
+                && q.placed.is_none_or(|p| d.location.is_some() == p)
+                && q.building.as_ref().is_none_or(|b| {
+                    d.location.as_ref().and_then(|l| l.building.as_deref()) == Some(b.as_str())
+                })
+                && sees(&viewer, d)
+        };
+        let mut items: Vec<DeviceView> = store
+            .devices_after(q.after.as_deref())
+            .filter(|d| d.as_ref().map_or(true, keep))
+            .take(limit + 1)
+            .map(|d| d.map(DeviceView::from))
+            .collect::<Result<_, _>>()?;
+        let next = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map(|d| d.device.id.clone())
+        });
+        Ok(Page {
+            items,
+            next: next.flatten(),
+        })
+    })
+    .await
 }
 
 /// True when the viewer may see the device.

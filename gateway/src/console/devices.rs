@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::html::{self, Series, esc, select, table, time, time_or_dash};
 use super::{Ctx, Lang, Nav, T};
 use crate::alarms::place_text;
-use crate::api::{ApiError, ApiState};
-use crate::store::{DeviceRecord, DeviceState, TimeRange};
+use crate::api::{ApiError, ApiState, Viewer};
+use crate::store::{DeviceRecord, DeviceState, Store, StoreError, TimeRange};
 
 /// Rows shown at most on the list.
 const MAX_ROWS: usize = 500;
@@ -24,7 +24,7 @@ const MAX_POINTS: usize = 600;
 const MAX_CHARTS: usize = 6;
 
 /// The list's filters; an empty value means "all".
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct Filter {
     #[serde(default)]
     kind: String,
@@ -82,34 +82,56 @@ fn last_values(d: &DeviceRecord) -> String {
         .join(" ")
 }
 
+/// What the device list shows, from one pass over the devices the viewer sees: the filter's
+/// choices, how many match, and the first [`MAX_ROWS`] of them (never every record at once).
+#[derive(Debug, Default)]
+struct Listing {
+    kinds: BTreeSet<String>,
+    buildings: BTreeSet<String>,
+    matching: usize,
+    shown: Vec<DeviceRecord>,
+}
+
+impl Listing {
+    fn read(store: &Store, viewer: &Viewer, f: &Filter) -> Result<Listing, StoreError> {
+        let mut l = Listing::default();
+        for d in store.devices() {
+            let d = d?;
+            if !crate::api::devices::sees(viewer, &d) {
+                continue;
+            }
+            if let Some(k) = d.kind.as_deref().filter(|k| !l.kinds.contains(*k)) {
+                l.kinds.insert(k.to_string());
+            }
+            if let Some(b) = building(&d).filter(|b| !l.buildings.contains(*b)) {
+                l.buildings.insert(b.to_string());
+            }
+            let wanted = (f.kind.is_empty() || d.kind.as_deref() == Some(f.kind.as_str()))
+                && (f.building.is_empty() || building(&d) == Some(f.building.as_str()))
+                && (f.state.is_empty() || d.state.as_str() == f.state);
+            if wanted {
+                l.matching += 1;
+                if l.shown.len() < MAX_ROWS {
+                    l.shown.push(d);
+                }
+            }
+        }
+        Ok(l)
+    }
+}
+
 /// `GET /console/devices?kind=&building=&state=`.
 pub async fn list(ctx: Ctx, State(s): State<ApiState>, Query(f): Query<Filter>) -> Response {
-    let visible = s
-        .store
-        .devices()
-        .filter(|d| {
-            d.as_ref()
-                .map_or(true, |d| crate::api::devices::sees(&ctx.viewer, d))
-        })
-        .collect::<Result<Vec<DeviceRecord>, _>>();
-    let visible = match visible {
-        Ok(d) => d,
-        Err(e) => return ApiError::from(e).into_response(),
+    let (store, viewer, filter) = (s.store.clone(), ctx.viewer.clone(), f.clone());
+    let read = tokio::task::spawn_blocking(move || Listing::read(&store, &viewer, &filter)).await;
+    let listing = match read {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return ApiError::from(e).into_response(),
+        Err(e) => return ApiError::bad_request(format!("query aborted: {e}")).into_response(),
     };
-    let kinds: BTreeSet<&str> = visible.iter().filter_map(|d| d.kind.as_deref()).collect();
-    let buildings: BTreeSet<&str> = visible.iter().filter_map(building).collect();
-    let matching: Vec<&DeviceRecord> = visible
-        .iter()
-        .filter(|d| f.kind.is_empty() || d.kind.as_deref() == Some(f.kind.as_str()))
-        .filter(|d| f.building.is_empty() || building(d) == Some(f.building.as_str()))
-        .filter(|d| f.state.is_empty() || d.state.as_str() == f.state)
-        .collect();
     let (lang, off) = (ctx.lang, s.utc_offset);
-    let opts = |items: &BTreeSet<&str>| -> Vec<(String, String)> {
-        items
-            .iter()
-            .map(|k| (k.to_string(), k.to_string()))
-            .collect()
+    let opts = |items: &BTreeSet<String>| -> Vec<(String, String)> {
+        items.iter().map(|k| (k.clone(), k.clone())).collect()
     };
     let states = vec![
         ("online".to_string(), ctx.t(T::Online).to_string()),
@@ -121,14 +143,14 @@ pub async fn list(ctx: Ctx, State(s): State<ApiState>, Query(f): Query<Filter>) 
             "kind",
             ctx.t(T::Kind),
             ctx.t(T::All),
-            &opts(&kinds),
+            &opts(&listing.kinds),
             Some(&f.kind)
         ),
         select(
             "building",
             ctx.t(T::Building),
             ctx.t(T::All),
-            &opts(&buildings),
+            &opts(&listing.buildings),
             Some(&f.building)
         ),
         select(
@@ -141,9 +163,9 @@ pub async fn list(ctx: Ctx, State(s): State<ApiState>, Query(f): Query<Filter>) 
         ctx.t(T::Filter),
         ctx.t(T::Clear),
     );
-    let rows: Vec<Vec<String>> = matching
+    let rows: Vec<Vec<String>> = listing
+        .shown
         .iter()
-        .take(MAX_ROWS)
         .map(|d| {
             vec![
                 format!("<a href=\"/console/devices/{0}\">{0}</a>", esc(&d.id)),
@@ -176,7 +198,7 @@ pub async fn list(ctx: Ctx, State(s): State<ApiState>, Query(f): Query<Filter>) 
         ctx.t(T::Showing),
         rows.len(),
         ctx.t(T::Of),
-        matching.len(),
+        listing.matching,
     );
     ctx.page(&s, Nav::Devices, ctx.t(T::Devices), &body)
 }

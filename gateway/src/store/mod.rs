@@ -14,6 +14,7 @@ mod records;
 mod retention;
 
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -303,13 +304,26 @@ impl Store {
 
     /// Every device record, in id order, read as the iterator goes.
     pub fn devices(&self) -> impl Iterator<Item = Result<DeviceRecord>> + '_ {
-        self.devices.iter().values().map(|v| {
-            let v = v.map_err(io("read devices"))?;
-            serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                tree: "devices",
-                detail: e.to_string(),
+        self.devices_after(None)
+    }
+
+    /// Device records with ids after `after` (all with `None`), in id order, read as the iterator
+    /// goes: a page of a long list seeks to where it starts.
+    pub fn devices_after(
+        &self,
+        after: Option<&str>,
+    ) -> impl Iterator<Item = Result<DeviceRecord>> + '_ {
+        let start = after.map_or(Bound::Unbounded, |a| Bound::Excluded(a.as_bytes().to_vec()));
+        self.devices
+            .range((start, Bound::Unbounded))
+            .values()
+            .map(|v| {
+                let v = v.map_err(io("read devices"))?;
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    tree: "devices",
+                    detail: e.to_string(),
+                })
             })
-        })
     }
 
     /// One device record.
