@@ -1,9 +1,10 @@
 //! Fills a store with the history of many devices, for memory and disk measurements:
-//! `cargo run --release -p linli-gateway --example fill_store -- [--daily-event] PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]`.
+//! `cargo run --release -p linli-gateway --example fill_store -- [--daily-event | --events-only] PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]`.
 //!
 //! Each device gets `PER_DEVICE` samples (temperature and battery) spread evenly over the last
 //! `DAYS` days (30), with `--daily-event` a `self_test` event on each day it has samples (as care
-//! devices send their daily test alarm), and is registered. Without `PER_DEVICE`, as many as `SIZE_MB` holds; writing
+//! devices send their daily test alarm), and is registered. `--events-only` adds those events to a
+//! store filled before with the same arguments, and nothing else. Without `PER_DEVICE`, as many as `SIZE_MB` holds; writing
 //! stops at `SIZE_MB` in any case. History is written a UTC day at a time, that day for every
 //! device before the next, as a live hub writes it (so sled's segments hold one day each, as they
 //! would after a month of live ingest); a live hub also rewrites each block as it grows, and sled
@@ -16,7 +17,8 @@ use linli_gateway::config::StoreConfig;
 use linli_gateway::store::{DeviceRecord, DeviceSource, EventRecord, Store, WriteSet};
 use linli_protocols::{Value, Values};
 
-const USAGE: &str = "usage: fill_store [--daily-event] PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]";
+const USAGE: &str =
+    "usage: fill_store [--daily-event | --events-only] PATH SIZE_MB [DEVICES [DAYS [PER_DEVICE]]]";
 const DAY_MS: u64 = 86_400_000;
 /// Bytes a sample takes on disk, to size `PER_DEVICE` from `SIZE_MB` (measured: 27.5 for 20,000
 /// devices; a little more than the truth, so that the store comes out at about `SIZE_MB`).
@@ -26,8 +28,9 @@ const GROUP: u64 = 100;
 
 fn main() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().collect();
-    let daily_event = args.iter().any(|a| a == "--daily-event");
-    args.retain(|a| a != "--daily-event");
+    let events_only = args.iter().any(|a| a == "--events-only");
+    let daily_event = events_only || args.iter().any(|a| a == "--daily-event");
+    args.retain(|a| a != "--daily-event" && a != "--events-only");
     let path = args.get(1).ok_or_else(|| anyhow::anyhow!(USAGE))?;
     let num = |i: usize| args.get(i).and_then(|s| s.parse::<u64>().ok());
     let target_mb = num(2).unwrap_or(1_024);
@@ -50,13 +53,13 @@ fn main() -> anyhow::Result<()> {
     'fill: for day in t0 / DAY_MS..=(t0 + per_device * interval + 1000) / DAY_MS {
         let (from, to) = (day * DAY_MS, (day + 1) * DAY_MS);
         for group in (0..devices).step_by(GROUP as usize) {
-            if store.size_on_disk() >= target_mb << 20 {
+            if !events_only && store.size_on_disk() >= target_mb << 20 {
                 break 'fill;
             }
             let mut set = WriteSet::default();
             for d in group..(group + GROUP).min(devices) {
                 let device = format!("dev-{d:05}");
-                if first_seq(d, from) == 0 {
+                if first_seq(d, from) == 0 && !events_only {
                     let mut record = DeviceRecord::new(&device, DeviceSource::Announce, t0);
                     record.kind = Some("facility.air".into());
                     set.device(&record);
@@ -74,7 +77,7 @@ fn main() -> anyhow::Result<()> {
                     set.event(&device, &event);
                     events += 1;
                 }
-                for seq in today {
+                for seq in today.filter(|_| !events_only) {
                     let n = d + seq;
                     let values: Values = [
                         (
@@ -101,7 +104,7 @@ fn main() -> anyhow::Result<()> {
     println!(
         "{{\"samples\": {written}, \"events\": {events}, \"devices\": {devices}, \"interval_s\": {}, \"bytes\": {bytes}, \"bytes_per_sample\": {:.1}, \"seconds\": {:.1}}}",
         interval / 1000,
-        bytes as f64 / written as f64,
+        bytes as f64 / written.max(1) as f64,
         started.elapsed().as_secs_f64()
     );
     Ok(())

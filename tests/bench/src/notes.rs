@@ -38,25 +38,34 @@ const NOTES: &[(&str, &str)] = &[
     (
         "RSS at rest",
         "sled 0.34's page cache, the allocator, and the registry. Right after registering the \
-         20,000 devices VmRSS is ~235 MiB; the hub's once-a-minute `malloc_trim` returns ~90 \
-         MiB of it (freed by the burst, kept by glibc's arenas). Of the rest, sled: its LRU has \
-         256 shards and a shard settles its accounting only once 64 reads have queued for it, so \
-         up to ~16,000 pages read once stay resident whatever `cache_capacity` says (a probe \
-         reading one block of each of 20,000 devices: 20 → 227 MiB with a 16 MiB cache, 223 \
-         MiB with 1 MiB). Telemetry keys begin with the day, so all devices' newest blocks share \
-         today's pages, but registering still writes, per device, its record, its duplicate \
-         window and today's block; the registry holds ~0.5 KiB per device. After a restart on \
-         the same store (nothing read yet) it is ~83 MiB. What would lower it: fewer pages per \
-         device written by ingest (record and window in one value), or sled for the small state \
-         only.",
+         20,000 devices VmRSS is ~160–180 MiB; the hub's once-a-minute `malloc_trim` returns \
+         some of it. glibc's arenas were capped at two (one per core; sixteen by default): in \
+         one A/B pair on the same store 147 → 112 MiB at rest (one arena: 104), for a drain \
+         ~6 % slower (two runs each: 45.1/45.4k msg/s with sixteen, 41.3/43.8k with two, \
+         39.9/38.9k with one). A heap profile at rest (heaptrack, killed at rest so that what \
+         is live shows as leaked) held 93 MiB live: 10.9 MiB of it a BTreeMap of last values \
+         per device (now a sorted vector), ~12 MiB pages sled's segment cleaner rewrote at \
+         rest, ~9 MiB of pages read back, 7 MiB sled's page table, 6.4 MiB device records. \
+         sled's LRU has 256 shards and a shard settles its accounting only once 64 reads have \
+         queued for it, so up to ~16,000 pages read once stay resident whatever \
+         `cache_capacity` says. After a restart on the same store it is ~70–80 MiB.",
     ),
     (
         "RSS idle with",
-        "with 20,000 devices: sled's page table (~370 B for each of ~57,000 pages, ~21 MiB), the \
-         registry (~10 MiB), the binary's text (~6 MiB) and glibc's arenas. A retention pass \
+        "with 20,000 devices: sled's page table (~200 B for each of ~56,000 pages, ~11 MiB), \
+         the registry (~10 MiB), the binary's text (~6 MiB) and glibc's arenas. A retention pass \
          that deletes a day pages that day in, and sled relocates surviving pages for about a \
          minute after; the hub returns freed heap to the system after each pass and once a \
          minute (`malloc_trim`), which took one such run from 71.8 to 59.8 MiB.",
+    ),
+    (
+        "RSS idle, the same store with",
+        "sled's page table grows with the number of keys, not bytes: its pages hold a dozen \
+         entries or so, and each page costs ~200 B of table resident from the start. Telemetry \
+         is one key per device and day (a block), but an event is a key of its own: the ~560,000 \
+         daily tests add ~43,000 pages (99,262 against 55,797 in two heap profiles at rest), \
+         +8.7 MiB of table, and deleting a day of events pages those in. Events in blocks per \
+         device and day, like telemetry, would remove most of it; not built yet.",
     ),
     (
         "bytes on disk",

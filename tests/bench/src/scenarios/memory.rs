@@ -52,7 +52,7 @@ pub fn run(s: &Settings) -> Result<Memory> {
     let mut gw = Gateway::with_bin(s.linli.clone(), &broker.url(), site, "")?;
 
     eprintln!("memory: filling {devices} devices × {per_device} samples over {days} days");
-    let fill = fill(s, &gw, 1_000_000, devices, days, Some(per_device), false)?;
+    let fill = fill(s, &gw, 1_000_000, devices, days, Some(per_device), None)?;
     let filled = fill["samples"].as_u64().unwrap_or(0);
 
     let t = Instant::now();
@@ -105,7 +105,7 @@ pub(crate) fn stop(gw: &mut Gateway) -> Result<()> {
 }
 
 /// Runs `fill_store` on the gateway's (not yet opened) store: up to `size_mb`, `per_device`
-/// samples each or as many as fit, and with `daily_event` an event per device and day. Its JSON
+/// samples each or as many as fit; `flag` is one of `fill_store`'s (`--events-only`). Its JSON
 /// line.
 pub(crate) fn fill(
     s: &Settings,
@@ -114,11 +114,11 @@ pub(crate) fn fill(
     devices: u64,
     days: u64,
     per_device: Option<u64>,
-    daily_event: bool,
+    flag: Option<&str>,
 ) -> Result<serde_json::Value> {
     let bin = fill_store_bin(!s.quick)?;
     let out = Command::new(&bin)
-        .args(daily_event.then_some("--daily-event"))
+        .args(flag)
         .arg(gw.store_path())
         .args([size_mb, devices, days].map(|n| n.to_string()))
         .args(per_device.map(|n| n.to_string()))
