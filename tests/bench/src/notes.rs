@@ -37,9 +37,9 @@ const NOTES: &[(&str, &str)] = &[
     ),
     (
         "RSS at rest",
-        "sled 0.34's page cache, the allocator, and the registry. Right after registering the \
-         20,000 devices VmRSS is ~160–180 MiB; the hub's once-a-minute `malloc_trim` returns \
-         some of it. glibc's arenas were capped at two (one per core; sixteen by default): in \
+        "sled 0.34's page cache, the allocator, and the registry. Registering the 20,000 \
+         devices peaks at 138–208 MiB (VmHWM, runs of 2026-11-28); the hub's once-a-minute \
+         `malloc_trim` returns some of it. glibc's arenas were capped at two (one per core; sixteen by default): in \
          one A/B pair on the same store 147 → 112 MiB at rest (one arena: 104), for a drain \
          ~6 % slower (two runs each: 45.1/45.4k msg/s with sixteen, 41.3/43.8k with two, \
          39.9/38.9k with one). A heap profile at rest (heaptrack, killed at rest so that what \
@@ -64,8 +64,10 @@ const NOTES: &[(&str, &str)] = &[
          entries or so, and each page costs ~200 B of table resident from the start. Telemetry \
          is one key per device and day (a block), but an event is a key of its own: the ~560,000 \
          daily tests add ~43,000 pages (99,262 against 55,797 in two heap profiles at rest), \
-         +8.7 MiB of table, and deleting a day of events pages those in. Events in blocks per \
-         device and day, like telemetry, would remove most of it; not built yet.",
+         +8.7 MiB of table in a fresh start. Deleting days of events then pages them in, and \
+         sled relocates what shares their segments; how much of this run's figure that is has \
+         not been profiled yet. Events in blocks per device and day, like telemetry, would \
+         remove most of the keys; not built yet.",
     ),
     (
         "bytes on disk",
