@@ -238,7 +238,8 @@ fn webhook_wecom_and_dingtalk_get_their_formats_signed_and_receipted() {
         .count();
     assert!(audited >= 4, "{audit}");
 
-    // SOS publish → webhook received, one alarm at a time.
+    // SOS publish → webhook received, one alarm at a time: each must arrive (`webhook_for` fails
+    // otherwise); the time it took is printed, not asserted (the benchmark measures it).
     let mut latencies = Vec::with_capacity(SAMPLES);
     for i in 1..=SAMPLES {
         let device = format!("sos-{i:03}");
@@ -255,7 +256,6 @@ fn webhook_wecom_and_dingtalk_get_their_formats_signed_and_receipted() {
         latencies[SAMPLES - 1],
         started.elapsed()
     );
-    assert!(p50 < Duration::from_millis(250), "p50 {p50:?}");
     publisher.disconnect().unwrap();
 }
 
