@@ -234,7 +234,7 @@ fn count_rows(start: (u64, u64), bytes: &[u8]) -> u64 {
 fn corrupt(id: &str, start: (u64, u64)) -> StoreError {
     StoreError::Corrupt {
         tree: "series",
-        detail: format!("telemetry block of {id} at {}.{}", start.0, start.1),
+        detail: format!("block of {id} at {}.{}", start.0, start.1),
     }
 }
 
@@ -247,8 +247,8 @@ fn rows(id: &str, start: (u64, u64), bytes: &[u8]) -> Result<Vec<Row>> {
 
 /// `T ‖ day of start (u32 BE) ‖ len(id) ‖ id ‖ start ts ‖ start seq`. Every sample of a block
 /// lies in the UTC day of the block's start.
-fn block_key(id: &str, start: (u64, u64)) -> Vec<u8> {
-    let mut k = codec::device_day_key(codec::TELEMETRY, day(start.0), id);
+fn block_key(kind: u8, id: &str, start: (u64, u64)) -> Vec<u8> {
+    let mut k = codec::device_day_key(kind, day(start.0), id);
     k.extend_from_slice(&start.0.to_be_bytes());
     k.extend_from_slice(&start.1.to_be_bytes());
     k
@@ -266,15 +266,24 @@ fn split_block_key(k: &[u8]) -> Option<(u32, (u64, u64))> {
 
 /// The keys of the blocks of `id` starting in `day` from `from` up to `to` (ms, clamped to the
 /// day).
-fn blocks_of(id: &str, day: u32, from: u64, to: u64) -> std::ops::RangeInclusive<Vec<u8>> {
-    block_key(id, (from.max(day_start(day)), 0))..=block_key(id, (to.min(day_end(day)), u64::MAX))
+fn blocks_of(
+    kind: u8,
+    id: &str,
+    day: u32,
+    from: u64,
+    to: u64,
+) -> std::ops::RangeInclusive<Vec<u8>> {
+    block_key(kind, id, (from.max(day_start(day)), 0))
+        ..=block_key(kind, id, (to.min(day_end(day)), u64::MAX))
 }
 
 impl Store {
-    /// Files the samples of one device into blocks, adding the changed blocks to `batch`. The
-    /// caller holds the block lock until the batch is applied.
-    pub(super) fn file_samples(
+    /// Files rows of one device (telemetry samples, or events as rows: `kind` is the key
+    /// prefix) into blocks, adding the changed blocks to `batch`. The caller holds the block lock
+    /// until the batch is applied.
+    pub(super) fn file_rows(
         &self,
+        kind: u8,
         id: &str,
         rows: &[Row],
         batch: &mut sled::Batch,
@@ -283,7 +292,7 @@ impl Store {
         // The block that takes the batch's latest row, looked up once: rows of its day at or after
         // its start (all of them, unless some are late) need no other lookup.
         let latest_ts = rows.iter().map(|r| r.ts).max().unwrap_or(0);
-        let newest = self.block_at_or_before(id, latest_ts)?;
+        let newest = self.block_at_or_before(kind, id, latest_ts)?;
         for row in rows {
             let touched = open
                 .range((day_start(day(row.ts)), 0)..=(row.ts, u64::MAX))
@@ -293,7 +302,7 @@ impl Store {
                 Some((start, bytes)) if start.0 <= row.ts && day(start.0) == day(row.ts) => {
                     Some((*start, bytes.clone()))
                 }
-                _ => self.block_at_or_before(id, row.ts)?,
+                _ => self.block_at_or_before(kind, id, row.ts)?,
             };
             let latest = match (touched, stored) {
                 (Some(t), Some((s, _))) if t >= s => Some(t),
@@ -310,7 +319,7 @@ impl Store {
             {
                 Some(block) => block.push(row),
                 None => {
-                    let start = self.free_start(id, row.key(), &open)?;
+                    let start = self.free_start(kind, id, row.key(), &open)?;
                     let mut block = Block::new(start);
                     block.push(row);
                     open.insert(start, block);
@@ -318,19 +327,24 @@ impl Store {
             }
         }
         for (start, block) in open {
-            batch.insert(block_key(id, start), block.bytes);
+            batch.insert(block_key(kind, id, start), block.bytes);
         }
         Ok(())
     }
 
     /// The stored block of `id` in the day of `ts` starting latest at or before `ts`.
     #[allow(clippy::type_complexity)]
-    fn block_at_or_before(&self, id: &str, ts: u64) -> Result<Option<((u64, u64), sled::IVec)>> {
-        let range = blocks_of(id, day(ts), 0, ts);
+    fn block_at_or_before(
+        &self,
+        kind: u8,
+        id: &str,
+        ts: u64,
+    ) -> Result<Option<((u64, u64), sled::IVec)>> {
+        let range = blocks_of(kind, id, day(ts), 0, ts);
         let Some(kv) = self.series.range(range).next_back() else {
             return Ok(None);
         };
-        let (k, v) = kv.map_err(io("read telemetry"))?;
+        let (k, v) = kv.map_err(io("read blocks"))?;
         let (_, start) = split_block_key(&k).ok_or_else(|| corrupt(id, (ts, 0)))?;
         Ok(Some((start, v)))
     }
@@ -338,6 +352,7 @@ impl Store {
     /// `want`, or the next sequence at the same ms that no block of `id` starts at.
     fn free_start(
         &self,
+        kind: u8,
         id: &str,
         mut want: (u64, u64),
         open: &BTreeMap<(u64, u64), Block>,
@@ -348,8 +363,8 @@ impl Store {
             let taken = open.contains_key(&want)
                 || self
                     .series
-                    .contains_key(block_key(id, want))
-                    .map_err(io("read telemetry"))?;
+                    .contains_key(block_key(kind, id, want))
+                    .map_err(io("read blocks"))?;
             if !taken {
                 return Ok(want);
             }
@@ -361,6 +376,22 @@ impl Store {
     /// Telemetry of `id` with `from <= ts <= to`, after the cursor, at most `limit`, in
     /// `(ts, seq)` order.
     pub fn telemetry(&self, id: &str, range: TimeRange, limit: usize) -> Result<Page<Sample>> {
+        let (rows, next) = self.rows(codec::TELEMETRY, id, range, limit)?;
+        Ok(Page {
+            items: rows.into_iter().map(Row::into_sample).collect(),
+            next,
+        })
+    }
+
+    /// Rows of kind `kind` of `id` with `from <= ts <= to`, after the cursor, at most `limit`, in
+    /// `(ts, seq)` order, and the cursor of the next page.
+    pub(super) fn rows(
+        &self,
+        kind: u8,
+        id: &str,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<(Vec<Row>, Option<String>)> {
         let after = range.after.filter(|&(ts, _)| ts >= range.from);
         // Days before the one to resume in hold nothing wanted; of that day's blocks, those whose
         // header says they end before the window are not decoded.
@@ -371,10 +402,10 @@ impl Store {
         // pending before the next block's start is final and can go out in order.
         let mut pending: Vec<Row> = Vec::new();
         let mut out: Vec<Row> = Vec::with_capacity(limit.min(1024) + 1);
-        let mut next_day = self.next_day_of(codec::TELEMETRY, id, day(resume))?;
+        let mut next_day = self.next_day_of(kind, id, day(resume))?;
         while let Some(d) = next_day.filter(|&d| d <= day(range.to)) {
-            for kv in self.series.range(blocks_of(id, d, 0, range.to)) {
-                let (k, v) = kv.map_err(io("read telemetry"))?;
+            for kv in self.series.range(blocks_of(kind, id, d, 0, range.to)) {
+                let (k, v) = kv.map_err(io("read blocks"))?;
                 let Some((_, start)) = split_block_key(&k) else {
                     continue;
                 };
@@ -390,25 +421,21 @@ impl Store {
             if out.len() > limit || d == u32::MAX {
                 break;
             }
-            next_day = self.next_day_of(codec::TELEMETRY, id, d + 1)?;
+            next_day = self.next_day_of(kind, id, d + 1)?;
         }
         settle(&mut pending, &mut out, None, limit + 1);
         let next = (out.len() > limit).then(|| {
             out.truncate(limit);
             out.last().map(|r| format!("{}.{}", r.ts, r.seq))
         });
-        Ok(Page {
-            items: out.into_iter().map(Row::into_sample).collect(),
-            next: next.flatten(),
-        })
+        Ok((out, next.flatten()))
     }
 
-    /// Deletes the telemetry of every day that ended before `cut`, a whole day at a time: a sample
-    /// is kept until `cut` passes it and at most a day longer. Reads nothing but what it deletes.
-    /// Returns the samples deleted.
-    pub(super) fn drop_telemetry_days(&self, cut: u64) -> Result<u64> {
-        let expired =
-            codec::day_key(codec::TELEMETRY, 0)..codec::day_key(codec::TELEMETRY, day(cut));
+    /// Deletes the blocks of kind `kind` of every day that ended before `cut`, a whole day at a
+    /// time: a row is kept until `cut` passes it and at most a day longer. Reads nothing but what
+    /// it deletes. Returns the rows deleted.
+    pub(super) fn drop_days(&self, kind: u8, cut: u64) -> Result<u64> {
+        let expired = codec::day_key(kind, 0)..codec::day_key(kind, day(cut));
         let mut deleted = 0;
         loop {
             let _writer = self.block_lock();

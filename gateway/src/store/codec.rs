@@ -80,24 +80,6 @@ pub fn key_day(k: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(k.get(1..5)?.try_into().ok()?))
 }
 
-/// `E ‖ day(ts) ‖ len(id) ‖ id ‖ ts ‖ seq`: a device event.
-pub fn event_key(id: &str, ts: u64, seq: u64) -> Vec<u8> {
-    let mut k = device_day_key(EVENT, day(ts), id);
-    k.extend_from_slice(&ts.to_be_bytes());
-    k.extend_from_slice(&seq.to_be_bytes());
-    k
-}
-
-/// Splits an [`event_key`] into (id, ts, seq).
-pub fn split_event_key(k: &[u8]) -> Option<(&str, u64, u64)> {
-    let (&len, rest) = k.get(5..)?.split_first()?;
-    let (id, rest) = rest.split_at_checked(usize::from(len))?;
-    let id = std::str::from_utf8(id).ok()?;
-    let ts = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
-    let seq = u64::from_be_bytes(rest.get(8..16)?.try_into().ok()?);
-    Some((id, ts, seq))
-}
-
 /// `prefix ‖ len(id) ‖ id`: the key of a per-device record (windows, rule states).
 pub fn device_prefix(prefix: u8, id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(2 + id.len() + 16);
@@ -248,19 +230,8 @@ mod tests {
         }
 
         #[test]
-        fn event_keys_round_trip_and_sort_by_time_then_seq(
-            id in "[A-Za-z0-9_.-]{1,64}", a in any::<(u64, u64)>(), b in any::<(u64, u64)>()
-        ) {
-            let (ka, kb) = (event_key(&id, a.0, a.1), event_key(&id, b.0, b.1));
-            prop_assert_eq!(split_event_key(&ka), Some((id.as_str(), a.0, a.1)));
-            prop_assert_eq!(key_day(&ka), Some(day(a.0)));
-            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
-        }
-
-        #[test]
         fn corrupt_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_value(&mut bytes.as_slice());
-            let _ = split_event_key(&bytes);
         }
 
         #[test]

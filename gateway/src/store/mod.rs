@@ -1,7 +1,7 @@
 //! The embedded store (sled 0.34). Nothing outside this module sees a sled type.
 //!
-//! Trees: `series` holds telemetry blocks (`T`, see [`blocks`]), events (`E ‖ day ‖ device ‖ ts ‖
-//! seq`, see [`codec::event_key`]) and per-device
+//! Trees: `series` holds telemetry blocks (`T`, see [`blocks`]), event blocks (`E`, the same
+//! layout: an event is a row whose readings are its data and type) and per-device
 //! duplicate windows (`W`) in one tree so that one `apply_batch` stores a message and its dedup
 //! state atomically; `devices` holds the registry (JSON); `rejected` the bounded list of refused
 //! payloads; `meta` the schema.
@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use linli_protocols::Values;
+use linli_protocols::{Value, Values};
 
 pub use book::{AlarmFilter, OutboxItem, OutboxKind};
 pub use outbox::{Receipt, Settle};
@@ -34,7 +34,7 @@ use blocks::Row;
 use crate::config::StoreConfig;
 
 /// The on-disk layout version this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 4;
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// Store failures, with the path or tree involved.
 #[derive(Debug, thiserror::Error)]
@@ -94,10 +94,24 @@ pub struct Store {
     blocks: Arc<Mutex<()>>,
 }
 
+/// The reading name an event's type is stored under in its block: devices' reading names are
+/// identifiers, so no payload can send it.
+const EVENT_TYPE: &str = "\u{0}type";
+
+fn push_row(rows: &mut HashMap<String, Vec<Row>>, id: &str, row: Row) {
+    match rows.get_mut(id) {
+        Some(rows) => rows.push(row),
+        None => {
+            rows.insert(id.to_string(), vec![row]);
+        }
+    }
+}
+
 /// Writes gathered by the ingest worker, applied together by [`Store::apply`].
 #[derive(Debug, Default)]
 pub struct WriteSet {
     samples: HashMap<String, Vec<Row>>,
+    events: HashMap<String, Vec<Row>>,
     series: sled::Batch,
     devices: sled::Batch,
     rejected: Vec<RejectedRecord>,
@@ -117,24 +131,27 @@ impl WriteSet {
             recv,
             values,
         };
-        match self.samples.get_mut(id) {
-            Some(rows) => rows.push(row),
-            None => {
-                self.samples.insert(id.to_string(), vec![row]);
-            }
-        }
+        push_row(&mut self.samples, id, row);
         self.len += 1;
         self.writes += 1;
     }
 
-    /// Adds a device event.
+    /// Adds a device event. Events go into blocks per device and day like telemetry (a key
+    /// each would grow sled's page table with every event): a row whose readings are the
+    /// event's data plus its type under [`EVENT_TYPE`], a name no device can send.
     pub fn event(&mut self, id: &str, event: &EventRecord) {
-        self.writes += 1;
-        let key = codec::event_key(id, event.ts, event.seq.unwrap_or_else(tiebreak));
-        // Serializing a struct of strings and scalars to JSON cannot fail.
-        self.series
-            .insert(key, serde_json::to_vec(event).unwrap_or_default());
+        let mut values = event.data.clone();
+        values.insert(EVENT_TYPE.into(), Value::Text(event.kind.clone()));
+        let row = Row {
+            ts: event.ts,
+            seq: event.seq.unwrap_or_else(tiebreak),
+            device_seq: event.seq.is_some(),
+            recv: event.recv,
+            values,
+        };
+        push_row(&mut self.events, id, row);
         self.len += 1;
+        self.writes += 1;
     }
 
     /// Records the duplicate window of a device, in the same atomic batch as its samples.
@@ -249,7 +266,10 @@ impl Store {
         }
         let writer = self.block_lock();
         for (id, rows) in &set.samples {
-            self.file_samples(id, rows, &mut set.series)?;
+            self.file_rows(codec::TELEMETRY, id, rows, &mut set.series)?;
+        }
+        for (id, rows) in &set.events {
+            self.file_rows(codec::EVENT, id, rows, &mut set.series)?;
         }
         self.series
             .apply_batch(set.series)
@@ -352,46 +372,27 @@ impl Store {
     }
 
     /// Events of `id` in the range, after the cursor, at most `limit`, in `(ts, seq)` order.
-    /// Walks the days in range that hold any event, one seek each.
     pub fn events(&self, id: &str, range: TimeRange, limit: usize) -> Result<Page<EventRecord>> {
-        let (from, from_seq) = match range.after {
-            Some((ts, seq)) if ts >= range.from => (ts, seq.saturating_add(1)),
-            _ => (range.from, 0),
-        };
-        let mut items = Vec::with_capacity(limit.min(1024));
-        let mut last = None;
-        let mut next_day = self.next_day_of(codec::EVENT, id, codec::day(from))?;
-        while let Some(d) = next_day.filter(|&d| d <= codec::day(range.to)) {
-            let start = if d == codec::day(from) {
-                codec::event_key(id, from, from_seq)
-            } else {
-                codec::event_key(id, codec::day_start(d), 0)
-            };
-            let end = codec::event_key(id, range.to.min(codec::day_end(d)), u64::MAX);
-            for kv in self.series.range(start..=end) {
-                let (k, v) = kv.map_err(io("read events"))?;
-                let Some((_, ts, seq)) = codec::split_event_key(&k) else {
-                    continue;
-                };
-                if items.len() == limit {
-                    return Ok(Page {
-                        items,
-                        next: last.map(|(ts, seq)| format!("{ts}.{seq}")),
+        let (rows, next) = self.rows(codec::EVENT, id, range, limit)?;
+        let items = rows
+            .into_iter()
+            .map(|mut row| {
+                let Some(Value::Text(kind)) = row.values.remove(EVENT_TYPE) else {
+                    return Err(StoreError::Corrupt {
+                        tree: "series",
+                        detail: format!("event of {id} at {} without a type", row.ts),
                     });
-                }
-                let item = serde_json::from_slice(&v).map_err(|_| StoreError::Corrupt {
-                    tree: "series",
-                    detail: format!("event of {id} at {ts}"),
-                })?;
-                items.push(item);
-                last = Some((ts, seq));
-            }
-            if d == u32::MAX {
-                break;
-            }
-            next_day = self.next_day_of(codec::EVENT, id, d + 1)?;
-        }
-        Ok(Page { items, next: None })
+                };
+                Ok(EventRecord {
+                    ts: row.ts,
+                    seq: row.device_seq.then_some(row.seq),
+                    recv: row.recv,
+                    kind,
+                    data: row.values,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Page { items, next })
     }
 
     /// The first day at or after `from` that may hold records of kind `prefix` of `id`: the day

@@ -28,12 +28,8 @@ impl Store {
     /// resolved alarms and audit records stamped before `event_cut` (ms).
     pub fn retain(&self, telemetry_cut: u64, event_cut: u64) -> Result<Retained> {
         Ok(Retained {
-            telemetry: self.drop_telemetry_days(telemetry_cut)?,
-            events: self.delete_oldest(
-                codec::day_key(codec::EVENT, 0)
-                    ..codec::day_key(codec::EVENT, codec::day(event_cut)),
-                |_| true,
-            )?,
+            telemetry: self.drop_days(codec::TELEMETRY, telemetry_cut)?,
+            events: self.drop_days(codec::EVENT, event_cut)?,
             alarms: self.delete_alarms(event_cut)?,
             audit: self.delete_audit(event_cut)?,
         })

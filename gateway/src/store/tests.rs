@@ -242,7 +242,7 @@ mod events {
             seq: Some(seq),
             recv: ts,
             kind: "door_forced".into(),
-            data: Values::new(),
+            data: [("door".to_string(), Value::Text("north".into()))].into(),
         }
     }
 
@@ -251,18 +251,25 @@ mod events {
         #[test]
         fn any_order_reads_back_sorted_and_retention_drops_whole_days(
             times in proptest::collection::vec(0u64..90 * DAY_MS, 1..300),
+            batch in 1usize..100,
             limit in 1usize..50,
             window in (0u64..90 * DAY_MS, 0u64..40 * DAY_MS),
         ) {
             let dir = tempfile::tempdir().unwrap();
             let store = open(dir.path(), 10);
-            let mut set = WriteSet::default();
             let want: Vec<(u64, u64)> = times.iter().enumerate().map(|(i, &t)| (t, i as u64)).collect();
-            for &(ts, seq) in &want {
-                set.event("d", &event(ts, seq));
-                set.event("dd", &event(ts + 1, seq));
+            for chunk in want.chunks(batch) {
+                let mut set = WriteSet::default();
+                for &(ts, seq) in chunk {
+                    set.event("d", &event(ts, seq));
+                    set.event("dd", &event(ts + 1, seq));
+                }
+                store.apply(set).unwrap();
             }
-            store.apply(set).unwrap();
+            // Type and data come back as written.
+            let first = store.events("d", all(), 1).unwrap().items;
+            prop_assert_eq!(&first[0].kind, "door_forced");
+            prop_assert_eq!(first[0].data.get("door"), Some(&Value::Text("north".into())));
             let mut want = want;
             want.sort();
             prop_assert_eq!(page_all(&store, "d", all(), limit), want.clone());
