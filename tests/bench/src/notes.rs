@@ -60,14 +60,15 @@ const NOTES: &[(&str, &str)] = &[
     ),
     (
         "RSS idle, the same store with",
-        "sled's page table grows with the number of keys, not bytes: its pages hold a dozen \
-         entries or so, and each page costs ~200 B of table resident from the start. Telemetry \
-         is one key per device and day (a block), but an event is a key of its own: the ~560,000 \
-         daily tests add ~43,000 pages (99,262 against 55,797 in two heap profiles at rest), \
-         +8.7 MiB of table in a fresh start. Deleting days of events then pages them in, and \
-         sled relocates what shares their segments; how much of this run's figure that is has \
-         not been profiled yet. Events in blocks per device and day, like telemetry, would \
-         remove most of the keys; not built yet.",
+        "not understood yet. sled's page table grows with the number of keys (a dozen entries \
+         or so per page, ~200 B of table per page, resident from the start): ~560,000 daily \
+         tests as keys of their own added ~43,000 pages and +8.7 MiB of table in a fresh start \
+         (two heap profiles at rest). Events are kept in blocks per device and day like \
+         telemetry, but a daily test is one event per device-day, so here every block holds one \
+         event and the key count is the same. Runs of 2026-11-28: 110.1 MiB with glibc's \
+         arenas capped at two (twice), 96.6 with sixteen (once); deleting a day of telemetry \
+         alone costs ~5 MiB, so deleting the 40,000 event blocks of two days costs far more \
+         than its share. To profile next.",
     ),
     (
         "bytes on disk",
