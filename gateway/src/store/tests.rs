@@ -221,19 +221,56 @@ fn page_all<T>(
     panic!("paging did not end");
 }
 
-/// Events in any order over three months, two devices whose ids prefix each other: every page in
-/// `(ts, seq)` order, time windows exact; retention deletes exactly the days that ended before
-/// its cut, without walking devices.
-mod events {
+/// Telemetry samples and events share the block layout, and one property: rows in any order,
+/// over several batches, read back in `(ts, seq)` order with nothing lost or repeated, time
+/// windows exact, and retention deletes exactly the days that ended before its cut, for a device
+/// and a neighbour whose id extends its own.
+mod blocks {
     use super::*;
     use proptest::prelude::*;
 
-    fn page_all(store: &Store, id: &str, range: TimeRange, limit: usize) -> Vec<(u64, u64)> {
-        super::page_all(
-            range,
-            |r| store.events(id, r, limit).unwrap(),
-            |e| (e.ts, e.seq.unwrap()),
-        )
+    #[derive(Debug, Clone, Copy)]
+    enum Kind {
+        Telemetry,
+        Events,
+    }
+
+    impl Kind {
+        fn write(self, set: &mut WriteSet, id: &str, ts: u64, seq: u64) {
+            match self {
+                Kind::Telemetry => set.sample(id, ts, Some(seq), ts, values(seq as f64)),
+                Kind::Events => set.event(id, &event(ts, seq)),
+            }
+        }
+
+        fn page_all(
+            self,
+            store: &Store,
+            id: &str,
+            range: TimeRange,
+            limit: usize,
+        ) -> Vec<(u64, u64)> {
+            match self {
+                Kind::Telemetry => super::page_all(
+                    range,
+                    |r| store.telemetry(id, r, limit).unwrap(),
+                    |s| (s.ts, s.seq.unwrap()),
+                ),
+                Kind::Events => super::page_all(
+                    range,
+                    |r| store.events(id, r, limit).unwrap(),
+                    |e| (e.ts, e.seq.unwrap()),
+                ),
+            }
+        }
+
+        /// Runs retention with `cut` for this kind (the other's cut at 0); what it deleted.
+        fn retain(self, store: &Store, cut: u64) -> u64 {
+            match self {
+                Kind::Telemetry => store.retain(cut, 0).unwrap().telemetry,
+                Kind::Events => store.retain(0, cut).unwrap().events,
+            }
+        }
     }
 
     fn event(ts: u64, seq: u64) -> EventRecord {
@@ -246,105 +283,94 @@ mod events {
         }
     }
 
+    fn check(
+        kind: Kind,
+        times: &[u64],
+        batch: usize,
+        limit: usize,
+        (from, len): (u64, u64),
+    ) -> std::result::Result<(), TestCaseError> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path(), 10);
+        let mut want: Vec<(u64, u64)> = times
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| (t, i as u64))
+            .collect();
+        for chunk in want.chunks(batch) {
+            let mut set = WriteSet::default();
+            for &(ts, seq) in chunk {
+                kind.write(&mut set, "d", ts, seq);
+                kind.write(&mut set, "dd", ts + 1, seq);
+            }
+            store.apply(set).unwrap();
+        }
+        want.sort();
+        prop_assert_eq!(kind.page_all(&store, "d", all(), limit), want.clone());
+        if let Kind::Events = kind {
+            // Type and data come back as written.
+            let first = store.events("d", all(), 1).unwrap().items;
+            prop_assert_eq!(&first[0].kind, "door_forced");
+            prop_assert_eq!(
+                first[0].data.get("door"),
+                Some(&Value::Text("north".into()))
+            );
+        }
+
+        let range = TimeRange {
+            from,
+            to: from + len,
+            after: None,
+        };
+        let inside: Vec<_> = want
+            .iter()
+            .copied()
+            .filter(|&(t, _)| t >= from && t <= from + len)
+            .collect();
+        prop_assert_eq!(kind.page_all(&store, "d", range, limit), inside);
+
+        let cut = from;
+        let done = kind.retain(&store, cut);
+        let kept: Vec<_> = want
+            .iter()
+            .copied()
+            .filter(|&(t, _)| day(t) >= day(cut))
+            .collect();
+        let shifted: Vec<_> = want
+            .iter()
+            .map(|&(t, s)| (t + 1, s))
+            .filter(|&(t, _)| day(t) >= day(cut))
+            .collect();
+        prop_assert_eq!(done as usize, 2 * want.len() - kept.len() - shifted.len());
+        prop_assert_eq!(kind.page_all(&store, "d", all(), limit), kept);
+        prop_assert_eq!(kind.page_all(&store, "dd", all(), limit), shifted);
+        Ok(())
+    }
+
+    fn page_all(store: &Store, id: &str, range: TimeRange, limit: usize) -> Vec<(u64, u64)> {
+        Kind::Telemetry.page_all(store, id, range, limit)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
-        fn any_order_reads_back_sorted_and_retention_drops_whole_days(
+        fn samples_in_any_arrival_order_read_back_sorted_and_whole(
+            times in proptest::collection::vec(0u64..90 * DAY_MS, 1..600),
+            batch in 1usize..200,
+            limit in 1usize..300,
+            window in (0u64..90 * DAY_MS, 0u64..40 * DAY_MS),
+        ) {
+            check(Kind::Telemetry, &times, batch, limit, window)?;
+        }
+
+        #[test]
+        fn events_in_any_order_read_back_sorted_with_their_type_and_data(
             times in proptest::collection::vec(0u64..90 * DAY_MS, 1..300),
             batch in 1usize..100,
             limit in 1usize..50,
             window in (0u64..90 * DAY_MS, 0u64..40 * DAY_MS),
         ) {
-            let dir = tempfile::tempdir().unwrap();
-            let store = open(dir.path(), 10);
-            let want: Vec<(u64, u64)> = times.iter().enumerate().map(|(i, &t)| (t, i as u64)).collect();
-            for chunk in want.chunks(batch) {
-                let mut set = WriteSet::default();
-                for &(ts, seq) in chunk {
-                    set.event("d", &event(ts, seq));
-                    set.event("dd", &event(ts + 1, seq));
-                }
-                store.apply(set).unwrap();
-            }
-            // Type and data come back as written.
-            let first = store.events("d", all(), 1).unwrap().items;
-            prop_assert_eq!(&first[0].kind, "door_forced");
-            prop_assert_eq!(first[0].data.get("door"), Some(&Value::Text("north".into())));
-            let mut want = want;
-            want.sort();
-            prop_assert_eq!(page_all(&store, "d", all(), limit), want.clone());
-
-            let (from, len) = window;
-            let range = TimeRange { from, to: from + len, after: None };
-            let inside: Vec<_> = want.iter().copied().filter(|&(t, _)| t >= from && t <= from + len).collect();
-            prop_assert_eq!(page_all(&store, "d", range, limit), inside);
-
-            let cut = from;
-            let done = store.retain(0, cut).unwrap();
-            let kept: Vec<_> = want.iter().copied().filter(|&(t, _)| day(t) >= day(cut)).collect();
-            let shifted: Vec<_> = want.iter().map(|&(t, s)| (t + 1, s)).filter(|&(t, _)| day(t) >= day(cut)).collect();
-            prop_assert_eq!(done.events as usize, 2 * want.len() - kept.len() - shifted.len());
-            prop_assert_eq!(page_all(&store, "d", all(), limit), kept);
-            prop_assert_eq!(page_all(&store, "dd", all(), limit), shifted);
-        }
-    }
-}
-
-/// Samples in any order, across many blocks, over several batches: every page in `(ts, seq)`
-/// order, nothing lost or repeated, time windows exact; retention deletes exactly the days that
-/// ended before its cut.
-mod blocks {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn page_all(store: &Store, id: &str, range: TimeRange, limit: usize) -> Vec<(u64, u64)> {
-        super::page_all(
-            range,
-            |r| store.telemetry(id, r, limit).unwrap(),
-            |s| (s.ts, s.seq.unwrap()),
-        )
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(24))]
-        #[test]
-        fn any_arrival_order_reads_back_sorted_and_whole(
-            times in proptest::collection::vec(0u64..90 * 86_400_000, 1..600),
-            batch in 1usize..200,
-            limit in 1usize..300,
-            window in (0u64..90 * 86_400_000, 0u64..40 * 86_400_000),
-        ) {
-            let dir = tempfile::tempdir().unwrap();
-            let store = open(dir.path(), 10);
-            let mut known = WriteSet::default();
-            known.device(&device("d"));
-            store.apply(known).unwrap();
-            let samples: Vec<(u64, u64)> = times.iter().enumerate().map(|(i, &t)| (t, i as u64)).collect();
-            for chunk in samples.chunks(batch) {
-                let mut set = WriteSet::default();
-                for &(ts, seq) in chunk {
-                    set.sample("d", ts, Some(seq), ts, values(seq as f64));
-                    // A neighbour in the same days, whose id extends this one's.
-                    set.sample("dd", ts + 1, Some(seq), ts, values(seq as f64));
-                }
-                store.apply(set).unwrap();
-            }
-            let mut want = samples.clone();
-            want.sort();
-            prop_assert_eq!(page_all(&store, "d", all(), limit), want.clone());
-
-            let (from, len) = window;
-            let range = TimeRange { from, to: from + len, after: None };
-            let inside: Vec<_> = want.iter().copied().filter(|&(t, _)| t >= from && t <= from + len).collect();
-            prop_assert_eq!(page_all(&store, "d", range, limit), inside);
-
-            let cut = from;
-            let done = store.retain(cut, 0).unwrap();
-            let kept: Vec<_> = want.iter().copied().filter(|&(t, _)| day(t) >= day(cut)).collect();
-            let shifted: Vec<_> = want.iter().map(|&(t, s)| (t + 1, s)).filter(|&(t, _)| day(t) >= day(cut)).collect();
-            prop_assert_eq!(done.telemetry as usize, 2 * want.len() - kept.len() - shifted.len());
-            prop_assert_eq!(page_all(&store, "d", all(), limit), kept);
-            prop_assert_eq!(page_all(&store, "dd", all(), limit), shifted);
+            check(Kind::Events, &times, batch, limit, window)?;
         }
     }
 
