@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
                         kind: "self_test".into(),
                         data: Values::new(),
                     };
-                    set.event(&device, &event);
+                    set.event(&device, event);
                     events += 1;
                 }
                 for seq in today.filter(|_| !events_only) {

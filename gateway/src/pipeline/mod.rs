@@ -211,7 +211,7 @@ impl Pipeline {
             Message::Telemetry(t) => set.sample(id, sample_time(t.ts, recv), t.seq, recv, t.values),
             Message::Event(e) => set.event(
                 id,
-                &EventRecord {
+                EventRecord {
                     ts: sample_time(e.ts, recv),
                     seq: e.seq,
                     recv,

@@ -139,9 +139,9 @@ impl WriteSet {
     /// Adds a device event. Events go into blocks per device and day like telemetry (a key
     /// each would grow sled's page table with every event): a row whose readings are the
     /// event's data plus its type under [`EVENT_TYPE`], a name no device can send.
-    pub fn event(&mut self, id: &str, event: &EventRecord) {
-        let mut values = event.data.clone();
-        values.insert(EVENT_TYPE.into(), Value::Text(event.kind.clone()));
+    pub fn event(&mut self, id: &str, event: EventRecord) {
+        let mut values = event.data;
+        values.insert(EVENT_TYPE.into(), Value::Text(event.kind));
         let row = Row {
             ts: event.ts,
             seq: event.seq.unwrap_or_else(tiebreak),

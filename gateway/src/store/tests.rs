@@ -160,7 +160,7 @@ fn retention_deletes_only_old_data_per_class() {
         set.sample("d", ts, Some(ts), ts, values(1.0));
         set.event(
             "d",
-            &EventRecord {
+            EventRecord {
                 ts,
                 seq: Some(ts),
                 recv: ts,
@@ -239,7 +239,7 @@ mod blocks {
         fn write(self, set: &mut WriteSet, id: &str, ts: u64, seq: u64) {
             match self {
                 Kind::Telemetry => set.sample(id, ts, Some(seq), ts, values(seq as f64)),
-                Kind::Events => set.event(id, &event(ts, seq)),
+                Kind::Events => set.event(id, event(ts, seq)),
             }
         }
 

@@ -59,28 +59,9 @@ pub fn run(s: &Settings) -> Result<Idle> {
     let fresh = rest_and_read(&mut gw, rest)?;
     stop(&mut gw)?;
     let config = std::fs::read_to_string(gw.config_path()).context("read linli.toml")?;
-    std::fs::write(
-        gw.config_path(),
-        config.replacen("[store]\n", &retention("29d"), 1),
-    )
-    .context("write linli.toml")?;
-    let after_retention = rest_and_read(&mut gw, rest)?;
-    let deleted = gw
-        .metrics()?
-        .labelled("linli_retention_deleted_total", "class", "telemetry");
-    stop(&mut gw)?;
-
+    let (after_retention, deleted) = rest_retaining(&mut gw, &config, "29d", "telemetry", rest)?;
     let events = fill(s, &gw, size_mb, devices, 30, None, Some("--events-only"))?;
-    std::fs::write(
-        gw.config_path(),
-        config.replacen("[store]\n", &retention("28d"), 1),
-    )
-    .context("write linli.toml")?;
-    let with_events = rest_and_read(&mut gw, rest)?;
-    let deleted_events = gw
-        .metrics()?
-        .labelled("linli_retention_deleted_total", "class", "events");
-    stop(&mut gw)?;
+    let (with_events, deleted_events) = rest_retaining(&mut gw, &config, "28d", "events", rest)?;
     Ok(Idle {
         devices,
         filled: filled["samples"].as_u64().unwrap_or(0),
@@ -96,9 +77,25 @@ pub fn run(s: &Settings) -> Result<Idle> {
     })
 }
 
-/// The `[store]` header with telemetry and event retentions of `days`.
-fn retention(days: &str) -> String {
-    format!("[store]\ntelemetry_retention = \"{days}\"\nevent_retention = \"{days}\"\n")
+/// Starts the hub on `config` with telemetry and event retentions of `days`, lets it rest, reads
+/// its memory as [`rest_and_read`] does and what its pass deleted of `class`, and stops it.
+fn rest_retaining(
+    gw: &mut Gateway,
+    config: &str,
+    days: &str,
+    class: &str,
+    rest: Duration,
+) -> Result<((f64, f64), f64)> {
+    let store =
+        format!("[store]\ntelemetry_retention = \"{days}\"\nevent_retention = \"{days}\"\n");
+    std::fs::write(gw.config_path(), config.replacen("[store]\n", &store, 1))
+        .context("write linli.toml")?;
+    let memory = rest_and_read(gw, rest)?;
+    let deleted = gw
+        .metrics()?
+        .labelled("linli_retention_deleted_total", "class", class);
+    stop(gw)?;
+    Ok((memory, deleted))
 }
 
 /// Starts the hub, lets it rest, and reads (VmRSS at the end, largest VmRSS sampled) in MiB.
